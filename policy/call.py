@@ -1,0 +1,93 @@
+"""Call: one PSTN call (or call attempt) as the engine sees it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .documents import Document, validate
+from .errors import Location, SchemaError
+
+__all__ = ["Call", "calls_from_document"]
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    id: str
+    direction: str  # outbound | inbound
+    to: str
+    start: datetime  # aware
+    context: str = "user"
+    user: str | None = None
+    from_: str | None = None
+    duration: int | None = None  # None: authorize before the call
+    where: Location | None = None  # where the call was written (for messages)
+    path: str = ""  # its field path prefix in that file, e.g. "[3]"
+
+    @property
+    def month(self) -> str:
+        utc = self.start.astimezone(timezone.utc)
+        return f"{utc.year:04d}-{utc.month:02d}"
+
+    def field(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str = "<call>",
+        line: int = 0,
+        path: str = "",
+        validated: bool = False,
+    ) -> Call:
+        """Build a Call from its SPEC fields; validates against the call schema unless told."""
+        if not validated:
+            findings = validate(dict(data), "call", filename=source, line_of=lambda p: line)
+            if findings:
+                first = findings[0]
+                prefixed = f"{path}.{first.path}" if path and first.path else (first.path or path)
+                raise SchemaError(first.message, location=first.location, path=prefixed,
+                                  hint=first.hint)
+        where = Location(source, line)
+        text = str(data["start"])
+        try:
+            start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise SchemaError(f"'{text}' is not an ISO-8601 date-time", location=where,
+                              path=f"{path}.start" if path else "start") from None
+        if start.tzinfo is None:
+            raise SchemaError(f"'{text}' has no UTC offset", location=where,
+                              path=f"{path}.start" if path else "start",
+                              hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z") from None
+        duration = data.get("duration")
+        return cls(
+            id=str(data["id"]),
+            direction=str(data["direction"]),
+            to=str(data["to"]),
+            start=start,
+            context=str(data.get("context", "user")),
+            user=data.get("user"),
+            from_=data.get("from"),
+            duration=None if duration is None else int(duration),
+            where=where,
+            path=path,
+        )
+
+
+def calls_from_document(document: Document) -> Iterator[Call]:
+    """The calls of a document already validated against the calls schema."""
+    data = document.data
+    if isinstance(data, dict):
+        data = [data]
+    for index, item in enumerate(data):
+        yield Call.from_dict(
+            item,
+            source=document.filename,
+            line=document.line_of((index,)),
+            path=f"[{index}]",
+            validated=True,
+        )

@@ -1,0 +1,539 @@
+"""Evaluate: decide calls — permitted? who pays? what does it cost? who must be told?
+
+Scenario selection is memoised per *situation* (direction, context, destination
+class, caller origin, licences…): the compiled closures run once per distinct
+situation, after which a decision is a few dict probes plus the money arithmetic.
+State (balance, pool usage, recharge episode) lives in a :class:`~policy.binding.State`;
+:meth:`Engine.evaluate` works on a throw-away view of the tenant's initial state and
+never changes the tenant, :meth:`Engine.run` carries state from call to call.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from . import ast
+from .binding import Binding, BoundUser, PoolRef, State
+from .call import Call
+from .compile import CompiledPolicy, Facts
+from .decision import Decision, Event, Notice, TraceEntry
+from .errors import EvaluationError, Location, SchemaError
+from .numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
+from .ratecard import RateCard
+from .tenant import Tenant
+
+__all__ = ["Engine"]
+
+ENGINE = "(engine)"
+_EMPTY: frozenset[str] = frozenset()
+_MAX_ROUTES = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What the rules say about one situation, before money and state."""
+
+    kind: str  # free | included | pool | credits | deny
+    scenario: str
+    sentence: str
+    trace: tuple[TraceEntry, ...]
+    denial: str | None = None
+    paid_by: str = "none"
+    pool: str | None = None  # pool name (resolved per user)
+    payer: str | None = None  # credits payer: user | organizer | tenant
+    payer_licensed: bool = True
+
+
+class Engine:
+    """A compiled policy plus a rate card: the object telephony code calls."""
+
+    def __init__(self, policy: CompiledPolicy, ratecard: RateCard) -> None:
+        self.policy = policy
+        self.ratecard = ratecard
+        self._routes: dict[tuple[Any, ...], Route] = {}
+        self._bindings: weakref.WeakKeyDictionary[Tenant, Binding] = weakref.WeakKeyDictionary()
+
+    # ---- public API ---------------------------------------------------------------
+
+    def with_rates(self, ratecard: RateCard) -> Engine:
+        return Engine(self.policy, ratecard)
+
+    def bind(self, tenant: Tenant) -> Binding:
+        """Check ``tenant`` against the policy (cached per tenant object)."""
+        binding = self._bindings.get(tenant)
+        if binding is None:
+            currency = self.ratecard.currency
+            if currency is not None and currency != tenant.currency:
+                raise SchemaError(
+                    f"the rate card is priced in {currency} but the tenant pays in "
+                    f"{tenant.currency}",
+                    location=Location(self.ratecard.source),
+                    path="currency",
+                    hint="use a rate card in the tenant's currency (SPEC ruling 12)",
+                )
+            binding = Binding(self.policy, tenant)
+            self._bindings[tenant] = binding
+        return binding
+
+    def evaluate(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Decision:
+        """Decide one call against the tenant as it is. Pure: nothing is changed."""
+        binding = self.bind(tenant)
+        return self._decide(_as_call(call), binding, binding.initial, commit=False)
+
+    def run(
+        self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant
+    ) -> Iterator[Decision]:
+        """Decide calls in order against an in-memory copy of the tenant (SPEC Evaluation):
+        permitted calls use pool minutes and credits, trigger recharges and notifications
+        for later calls. A repeated call id returns the first decision and changes nothing."""
+        binding = self.bind(tenant)
+        state = binding.initial.copy()
+        seen: dict[str, Decision] = {}
+        for raw in calls:
+            call = _as_call(raw)
+            state.begin(call.month)
+            earlier = seen.get(call.id)
+            if earlier is not None:
+                yield earlier
+                continue
+            decision = self._decide(call, binding, state, commit=True)
+            seen[call.id] = decision
+            yield decision
+
+    def check_call(self, call: Call, tenant: Tenant) -> None:
+        """Raise a located error if the call's numbers are impossible (used before a run)."""
+        binding = self.bind(tenant)
+        user = binding.users.get(call.user.lower()) if call.user else None
+        region = user.location if user else tenant.country
+        self._number(call, "to", call.to, region)
+        if call.from_:
+            self._number(call, "from", call.from_, region)
+
+    # ---- the decision ---------------------------------------------------------------
+
+    def _number(self, call: Call, field: str, text: str, region: str) -> NumberInfo:
+        try:
+            return classify(text, region)
+        except BadNumber as exc:
+            raise EvaluationError(str(exc), location=call.where, path=call.field(field)) from None
+
+    def _decide(self, call: Call, b: Binding, state: State, *, commit: bool) -> Decision:
+        policy = self.policy
+        tenant = b.tenant
+        user: BoundUser | None = None
+        if call.user:
+            user = b.users.get(call.user.lower())
+            if user is None:
+                return self._engine_denial(call, b, state, "unknown_user",
+                                           f"'{call.user}' is not a user of tenant {tenant.name}.")
+        elif call.direction == "outbound" and call.context in ("user", "meeting"):
+            return self._engine_denial(call, b, state, "unknown_user", "The call names no user "
+                                       "(outbound calls need the calling user or organizer).")
+        region = user.location if user is not None else tenant.country
+        number = self._number(call, "to", call.to, region)
+        if call.from_:
+            origin = self._number(call, "from", call.from_, region)
+            origin_country: str | None = origin.country
+            origin_code = origin.calling_code
+        elif call.direction == "outbound":
+            origin_country = region
+            origin_code = user.calling_code if user is not None else b.tenant_calling_code
+        else:
+            origin_country, origin_code = None, 0
+        shares = number.short_code or number.calling_code == origin_code
+        licences = user.licences if user is not None else _EMPTY
+        plan = user.plan if user is not None else None
+        service = call.to in b.service_numbers
+        key: tuple[Any, ...] = (
+            call.direction, call.context, number.country, number.number_type, number.short_code,
+            number.emergency, region, origin_country, shares, licences, plan, service,
+        )
+        if policy.uses_state:
+            key += self._state_bits(b, state, user, call.month)
+        route = self._routes.get(key)
+        if route is None:
+            facts = Facts(
+                direction=call.direction,
+                context=call.context,
+                number=number,
+                dest_kind=self._dest_kind(region, number),
+                origin_country=origin_country,
+                shares_code=shares,
+                licences=licences,
+                plan=plan,
+                service_number=service,
+            )
+            if policy.uses_state:
+                facts.credits_set_up, facts.balance_positive, pools = key[-3:]
+                facts.pools_left = pools
+            route = self._route(facts, user)
+            if len(self._routes) >= _MAX_ROUTES:
+                self._routes.clear()
+            self._routes[key] = route
+        return self._settle(call, b, state, route, user, number, origin_country, commit=commit)
+
+    def _dest_kind(self, region: str, number: NumberInfo) -> str:
+        if number.country == NON_GEOGRAPHIC:
+            return "non_geographic"
+        if number.short_code or self.policy.is_domestic(region, number.country):
+            return "domestic"
+        return "international"
+
+    def _state_bits(
+        self, b: Binding, state: State, user: BoundUser | None, month: str
+    ) -> tuple[bool, bool, frozenset[str]]:
+        credits = b.tenant.credits is not None
+        positive = state.balance is not None and state.balance > 0
+        pools = user.pools if user is not None else b.shared_pools
+        left = frozenset(
+            name for name, ref in pools.items() if ref.size - state.used(ref.key, month) > 0
+        )
+        return credits, positive, left
+
+    def _route(self, facts: Facts, user: BoundUser | None) -> Route:
+        trace: list[TraceEntry] = []
+        for scenario in self.policy.scenarios:
+            matched = scenario.test(facts)
+            span = scenario.span
+            trace.append(TraceEntry(scenario.name, span.file, span.line, matched))
+            if not matched:
+                continue
+            for guard in scenario.guards:
+                denies = guard.denies(facts)
+                trace.append(TraceEntry(f"{scenario.name}: {guard.label}", guard.span.file,
+                                        guard.span.line, denies))
+                if denies:
+                    return Route("deny", scenario.name, scenario.sentence, tuple(trace),
+                                 denial=guard.denial)
+            return self._outcome(scenario.name, scenario.sentence, scenario.outcome,
+                                 tuple(trace), user)
+        return Route("deny", "(none)", "No scenario decides this call", tuple(trace),
+                     denial="no_scenario")
+
+    def _outcome(
+        self,
+        name: str,
+        sentence: str,
+        outcome: ast.Outcome,
+        trace: tuple[TraceEntry, ...],
+        user: BoundUser | None,
+    ) -> Route:
+        if isinstance(outcome, ast.PayFree):
+            return Route("free", name, sentence, trace, paid_by="free")
+        if isinstance(outcome, ast.PayIncluded):
+            return Route("included", name, sentence, trace, paid_by=outcome.paid_by)
+        if isinstance(outcome, ast.PayDeny):
+            return Route("deny", name, sentence, trace, denial=outcome.denial.value)
+        licensed = user is not None and user.credits_licensed
+        if isinstance(outcome, ast.PayPool):
+            payer = outcome.spill
+            return Route("pool", name, sentence, trace, pool=outcome.pool.value, payer=payer,
+                         payer_licensed=payer == "tenant" or licensed)
+        payer = outcome.payer
+        return Route("credits", name, sentence, trace, paid_by="credits", payer=payer,
+                     payer_licensed=payer == "tenant" or licensed)
+
+    # ---- money and state --------------------------------------------------------------
+
+    def _settle(
+        self,
+        call: Call,
+        b: Binding,
+        state: State,
+        route: Route,
+        user: BoundUser | None,
+        number: NumberInfo,
+        origin: str | None,
+        *,
+        commit: bool,
+    ) -> Decision:
+        kind = route.kind
+        if kind == "deny":
+            assert route.denial is not None
+            return self._denied(call, b, state, route, route.denial)
+        if kind in ("free", "included"):
+            return self._decision(call, b, state, route, route.paid_by, cost=self._zero,
+                                  seconds=call.duration, max_duration=None)
+        settle = _Settlement(self, call, b, state, route, number, origin)
+        if kind == "pool":
+            ref = self._pool_ref(b, route, user)
+            decision = settle.pay_pool(ref)
+        else:
+            decision = settle.pay_credits()
+        if commit:
+            settle.commit()
+        return decision
+
+    def _pool_ref(self, b: Binding, route: Route, user: BoundUser | None) -> PoolRef | None:
+        assert route.pool is not None
+        if user is not None:
+            return user.pools.get(route.pool)
+        return b.shared_pools.get(route.pool)
+
+    @property
+    def _zero(self) -> Decimal:
+        return Decimal(0).scaleb(-self.ratecard.rounding.decimals)
+
+    def _engine_denial(
+        self, call: Call, b: Binding, state: State, code: str, reason: str
+    ) -> Decision:
+        route = Route("deny", ENGINE, reason, (), denial=code)
+        return self._denied(call, b, state, route, code, reason=reason)
+
+    def _denied(
+        self,
+        call: Call,
+        b: Binding,
+        state: State,
+        route: Route,
+        code: str,
+        *,
+        reason: str | None = None,
+        events: tuple[Event, ...] = (),
+        balance: Decimal | None = None,
+    ) -> Decision:
+        return Decision(
+            call=call.id,
+            permitted=False,
+            scenario=route.scenario,
+            paid_by="none",
+            reason=reason or self.policy.denial_sentence(code),
+            currency=b.tenant.currency,
+            denial=code,
+            billable_seconds=None if call.duration is None else 0,
+            cost=None if call.duration is None else self._zero,
+            max_duration=0,
+            authorization=call.duration is None,
+            balance_after=balance if balance is not None else state.balance,
+            events=events,
+            notify=self._notices(b, events),
+            trace=route.trace,
+        )
+
+    def _decision(
+        self,
+        call: Call,
+        b: Binding,
+        state: State,
+        route: Route,
+        paid_by: str,
+        *,
+        cost: Decimal,
+        seconds: int | None,
+        max_duration: int | None,
+        pool: str | None = None,
+        balance: Decimal | None = None,
+        events: tuple[Event, ...] = (),
+        detail: str = "",
+    ) -> Decision:
+        return Decision(
+            call=call.id,
+            permitted=True,
+            scenario=route.scenario,
+            paid_by=paid_by,
+            reason=route.sentence + (f": {detail}" if detail else "."),
+            currency=b.tenant.currency,
+            pool=pool,
+            billable_seconds=seconds,
+            cost=None if seconds is None else cost,
+            max_duration=max_duration,
+            authorization=call.duration is None,
+            balance_after=balance if balance is not None else state.balance,
+            events=events,
+            notify=self._notices(b, events),
+            trace=route.trace,
+        )
+
+    @staticmethod
+    def _notices(b: Binding, events: tuple[Event, ...]) -> tuple[Notice, ...]:
+        out = []
+        for event in events:
+            roles, emails = b.recipients.get(event.type, ((), ()))
+            out.append(Notice(event.type, roles, emails))
+        return tuple(out)
+
+
+class _Settlement:
+    """The money side of one call: pools, credits, recharges — computed, then committed."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        call: Call,
+        b: Binding,
+        state: State,
+        route: Route,
+        number: NumberInfo,
+        origin: str | None,
+    ) -> None:
+        self.engine = engine
+        self.call = call
+        self.b = b
+        self.state = state
+        self.route = route
+        self.number = number
+        self.origin = origin
+        self.card = engine.ratecard
+        self.month = call.month
+        credits = b.tenant.credits
+        self.credits = credits
+        self.balance = state.balance
+        self.failing = state.failing
+        self.attempted = False
+        self.events: list[Event] = []
+        self.pool_use: tuple[str, int] | None = None
+
+    # -- credits mechanics
+    def _recharge(self) -> None:
+        credits = self.credits
+        assert credits is not None and self.balance is not None
+        self.attempted = True
+        if credits.payment == "ok":
+            amount = credits.recharge_amount or Decimal(0)
+            self.balance += amount
+            self.failing = False
+            self.events.append(Event("recharge_succeeded", amount=amount))
+        elif not self.failing:
+            self.failing = True
+            self.events.append(
+                Event("recharge_failed", amount=credits.recharge_amount, reason=credits.payment)
+            )
+
+    def _below_trigger(self) -> bool:
+        credits = self.credits
+        return (
+            credits is not None
+            and credits.auto_recharge
+            and credits.recharge_below is not None
+            and self.balance is not None
+            and self.balance < credits.recharge_below
+        )
+
+    def credit_denial(self) -> str | None:
+        """Why credits cannot be drawn for this call (SPEC precedence), or None."""
+        if not self.route.payer_licensed:
+            return "no_credits_license"
+        if self.credits is None or self.balance is None:
+            return "credits_not_set_up"
+        if self._below_trigger() and not self.attempted:
+            self._recharge()
+        if self.balance <= 0:
+            return "balance_exhausted"
+        return None
+
+    def _debit(self, cost: Decimal) -> None:
+        assert self.balance is not None
+        self.balance -= cost
+        if self._below_trigger() and not self.attempted:
+            self._recharge()
+        if self.balance <= 0:
+            self.events.append(Event("balance_zero", amount=self.balance))
+
+    def _price(self, duration: int, *, from_second: int = 0, connect_fee: bool = True) -> Decimal:
+        cost = self.card.price(self.number.digits, self.number.number_type, self.origin,
+                               self.call.start, duration, from_second=from_second,
+                               connect_fee=connect_fee)
+        assert cost is not None
+        return cost
+
+    def _covers(self) -> bool:
+        return self.card.covers(self.number.digits, self.number.number_type, self.origin,
+                                self.call.start)
+
+    def _max(self, *, from_second: int = 0, connect_fee: bool = True) -> int | None:
+        assert self.balance is not None
+        return self.card.max_duration(self.number.digits, self.number.number_type, self.origin,
+                                      self.call.start, self.balance, from_second=from_second,
+                                      connect_fee=connect_fee)
+
+    # -- outcomes
+    def pay_credits(self, *, via_pool: bool = False) -> Decision:
+        engine, call = self.engine, self.call
+        denial = self.credit_denial()
+        if denial is None and not self._covers():
+            denial = "no_rate"
+        if denial is not None:
+            if via_pool:
+                denial = "pool_exhausted"
+            return engine._denied(call, self.b, self.state, self.route, denial,
+                                  events=tuple(self.events), balance=self.balance)
+        if call.duration is None:
+            return engine._decision(call, self.b, self.state, self.route, "credits",
+                                    cost=engine._zero, seconds=None, max_duration=self._max(),
+                                    balance=self.balance, events=tuple(self.events),
+                                    detail="paid from credits.")
+        cost = self._price(call.duration)
+        self._debit(cost)
+        return engine._decision(call, self.b, self.state, self.route, "credits", cost=cost,
+                                seconds=call.duration, max_duration=None, balance=self.balance,
+                                events=tuple(self.events),
+                                detail=f"{cost} {self.b.tenant.currency} from credits.")
+
+    def pay_pool(self, ref: PoolRef | None) -> Decision:
+        engine, call, route = self.engine, self.call, self.route
+        size = ref.size if ref else 0
+        used = self.state.used(ref.key, self.month) if ref else 0
+        left = max(size - used, 0)
+        if ref is None or left == 0:
+            if route.payer is None:
+                return engine._denied(call, self.b, self.state, route, "pool_exhausted")
+            return self.pay_credits(via_pool=ref is not None)
+        pool_seconds = left * 60
+        if call.duration is None:
+            limit: int | None = pool_seconds
+            if route.payer is not None and self.credit_denial() is None and self._covers():
+                tail = self._max(from_second=pool_seconds, connect_fee=False)
+                limit = None if tail is None else pool_seconds + tail
+            return engine._decision(call, self.b, self.state, route, ref.paid_by,
+                                    cost=engine._zero, seconds=None, max_duration=limit,
+                                    pool=ref.key, balance=self.balance, events=tuple(self.events),
+                                    detail=f"{left} minutes left in pool {ref.key}.")
+        minutes = -(-call.duration // 60)
+        cost = engine._zero
+        seconds = call.duration
+        if minutes <= left:
+            take = minutes
+            detail = f"{minutes} min from pool {ref.key}."
+        else:
+            take = left
+            if route.payer is not None and self.credit_denial() is None and self._covers():
+                cost = self._price(call.duration, from_second=pool_seconds, connect_fee=False)
+                self._debit(cost)
+                detail = (f"{left} min from pool {ref.key}, the rest "
+                          f"{cost} {self.b.tenant.currency} from credits.")
+            else:
+                seconds = pool_seconds
+                detail = f"{left} min from pool {ref.key}; the call is cut where the pool ends."
+        self._use_pool(ref, used, take)
+        return engine._decision(call, self.b, self.state, route, ref.paid_by, cost=cost,
+                                seconds=seconds, max_duration=None, pool=ref.key,
+                                balance=self.balance, events=tuple(self.events), detail=detail)
+
+    def _use_pool(self, ref: PoolRef, used: int, take: int) -> None:
+        self.pool_use = (ref.key, take)
+        after = used + take
+        for percent in ref.warn:
+            threshold = ref.size * percent
+            if used * 100 < threshold <= after * 100:
+                self.events.append(Event("pool_threshold", pool=ref.key, percent=percent))
+
+    def commit(self) -> None:
+        state = self.state
+        state.balance = self.balance
+        state.failing = self.failing
+        if self.pool_use is not None:
+            key, minutes = self.pool_use
+            state.add(key, self.month, minutes)
+
+
+def _as_call(call: Call | Mapping[str, Any]) -> Call:
+    if isinstance(call, Call):
+        return call
+    return Call.from_dict(call)
+
+
+__all__ += ["EvaluationError", "Route"]
