@@ -197,6 +197,8 @@ def _compile_condition(cond: ast.Condition, catalog: Catalog) -> Test:
         return _number_class_test(cond.number_class.value)
     if isinstance(cond, ast.DestinationIs):
         kind = cond.what.value
+        if kind == "international":  # non-geographic numbers (+800, +882…) are international
+            return lambda f: f.dest_kind != "domestic"
         return lambda f: f.dest_kind == kind
     if isinstance(cond, ast.DestinationIn):
         countries = catalog.region_countries(cond.region)

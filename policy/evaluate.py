@@ -113,6 +113,49 @@ class Engine:
         if call.from_:
             self._number(call, "from", call.from_, region)
 
+    def facts(self, call: Call | Mapping[str, Any], tenant: Tenant) -> dict[str, Any]:
+        """The facts the engine derives for a call (for explanations), as plain data."""
+        call = _as_call(call)
+        b = self.bind(tenant)
+        user = b.users.get(call.user.lower()) if call.user else None
+        region = user.location if user else tenant.country
+        number = self._number(call, "to", call.to, region)
+        zones = sorted(name for name, decl in self.policy.catalog.regions.items()
+                       if number.country in {c.value for c in decl.countries})
+        out: dict[str, Any] = {
+            "destination": {
+                "country": number.country,
+                "number_type": number.number_type,
+                "kind": self._dest_kind(region, number),
+                "in": zones,
+                "emergency": number.emergency,
+                "short_code": number.short_code,
+                "service_number": call.to in b.service_numbers,
+            },
+            "caller_location": region,
+            "month": call.month,
+        }
+        if call.from_:
+            origin = self._number(call, "from", call.from_, region)
+            out["origin"] = {"country": origin.country, "calling_code": origin.calling_code}
+        if user is not None:
+            out["user"] = {
+                "upn": user.upn,
+                "usage_location": user.location,
+                "calling_plan": user.plan,
+                "licences": sorted(user.licences),
+                "credits_licence": user.credits_licensed,
+                "pools": {
+                    name: {"key": ref.key, "size": ref.size,
+                           "used": b.initial.used(ref.key, call.month)}
+                    for name, ref in user.pools.items()
+                },
+            }
+        if tenant.credits is not None:
+            out["credits"] = {"balance": str(tenant.credits.balance),
+                              "funding": tenant.credits.funding}
+        return out
+
     # ---- the decision ---------------------------------------------------------------
 
     def _number(self, call: Call, field: str, text: str, region: str) -> NumberInfo:

@@ -1,0 +1,521 @@
+"""Rate cards: load and validate a CSV card (and its YAML sidecar) into a :class:`RateCard`.
+
+A card is a CSV file with a header row::
+
+    prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,from_second
+
+and optionally ``days,time_from,time_to,max_cost``. Beside ``R.csv`` an optional ``R.yaml``
+sets ``{currency: USD, rounding: {method: up|half_up|down, decimals: 2}}`` (default:
+the tenant's currency, ``half_up``, 2 places). Every cell is checked; the first bad one
+raises :class:`~policy.errors.SchemaError` located at its CSV line, with the column
+name as the path (``rates.csv:7: rate: 'abc' is not a decimal``). Unreadable files
+raise :class:`~policy.errors.InputError`.
+
+Cells: ``prefix`` digits (empty = any number); ``number_type`` one of
+:data:`~policy.rating.NUMBER_TYPES` (empty = any); ``origin`` two capital letters (empty
+= any); ``connect_fee`` (empty = 0), ``rate`` and ``max_cost`` (empty = no cap) are
+non-negative decimals; ``rate_unit`` and ``increment`` whole seconds ≥ 1;
+``from_second`` whole seconds ≥ 0 (empty = 0); ``days`` a comma list of ``mon``..``sun``
+and ranges (``mon-fri``, ``fri-mon`` wraps); ``time_from``/``time_to`` ``HH:MM`` (00:00 to
+24:00; ``24:00`` only as ``time_to``), both or neither, not equal.
+
+Rows sharing (prefix, number_type, origin, days, time_from, time_to) are the tiers of
+one tariff: one of them must start at ``from_second`` 0, no two at the same second. The
+connect fee and cap belong to the tariff — given on its first tier; later tiers leave
+them empty or repeat them. Pricing semantics: :mod:`policy.rating`.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from policy.errors import InputError, Location, SchemaError
+from policy.rating import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
+from policy.resources import schemas_dir
+
+__all__ = [
+    "COLUMNS",
+    "OPTIONAL_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "RateCard",
+    "Rounding",
+    "load_ratecard",
+]
+
+REQUIRED_COLUMNS = (
+    "prefix",
+    "destination",
+    "number_type",
+    "origin",
+    "connect_fee",
+    "rate",
+    "rate_unit",
+    "increment",
+    "from_second",
+)
+OPTIONAL_COLUMNS = ("days", "time_from", "time_to", "max_cost")
+COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+SCHEMA_NAME = "ratecard.schema.json"
+
+_DAY_NAMES = {name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
+_INTEGER = re.compile(r"[+-]?\d+\Z")
+_TIME = re.compile(r"(\d{1,2}):(\d\d)\Z")
+_ORIGIN = re.compile(r"[A-Z]{2}\Z")
+
+
+class RateCard(TariffTable):
+    """A validated rate card, ready to price calls (see :class:`~policy.rating.TariffTable`).
+
+    ``currency`` is None when the card leaves it to the tenant; ``source`` is the CSV
+    path or ``"<rows>"``.
+    """
+
+    def __init__(
+        self,
+        tariffs: Sequence[Tariff],
+        *,
+        currency: str | None = None,
+        rounding: Rounding | None = None,
+        source: str = "<rows>",
+    ) -> None:
+        super().__init__(tariffs, rounding)
+        self.currency = currency
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"<RateCard {self.source} {len(self.tariffs)} tariffs {self.currency or '-'}>"
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> RateCard:
+        """Load ``R.csv`` and, when present, its sidecar ``R.yaml``."""
+        source = os.fspath(path)
+        text = _read_text(source)
+        currency, rounding = _load_sidecar(Path(source).with_suffix(".yaml"))
+        records = _csv_records(text, source)
+        return cls(_tariffs(records, source), currency=currency, rounding=rounding, source=source)
+
+    @classmethod
+    def from_rows(
+        cls,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        currency: str | None = None,
+        rounding: Rounding | None = None,
+        source: str = "<rows>",
+    ) -> RateCard:
+        """Build a card from dicts of column → cell text; errors name row *n* as line *n*."""
+        records: list[tuple[int, dict[str, str]]] = []
+        for n, row in enumerate(rows, start=1):
+            cells: dict[str, str] = {}
+            for key, value in row.items():
+                if key not in COLUMNS:
+                    raise SchemaError(
+                        f"unknown column{_suggest(key, COLUMNS)}",
+                        location=Location(source, n),
+                        path=str(key),
+                    )
+                if isinstance(value, float):
+                    raise SchemaError(
+                        f"{value!r} is a float; give money as a string or Decimal",
+                        location=Location(source, n),
+                        path=key,
+                    )
+                cells[key] = "" if value is None else str(value).strip()
+            for key in REQUIRED_COLUMNS:
+                if key not in cells:
+                    raise SchemaError(
+                        "required column is missing", location=Location(source, n), path=key
+                    )
+            records.append((n, cells))
+        return cls(_tariffs(records, source), currency=currency, rounding=rounding, source=source)
+
+
+def load_ratecard(path: str | os.PathLike[str]) -> RateCard:
+    """Load a CSV rate card and its sidecar; see :meth:`RateCard.from_file`."""
+    return RateCard.from_file(path)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _read_text(source: str) -> str:
+    try:
+        with open(source, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise InputError("no such rate card", location=Location(source)) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a rate card", location=Location(source)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", location=Location(source)) from None
+    if b"\x00" in data:
+        raise InputError("binary file, not a CSV rate card", location=Location(source))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            location=Location(source, line),
+        ) from None
+
+
+def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
+    """(line, {column: cell}) for each non-blank data row; the header is checked here."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    line = 1
+    try:
+        for cells in reader:
+            row_line, line = line, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue
+            if header is None:
+                header = _check_header(cells, source, row_line)
+                continue
+            if len(cells) != len(header):
+                missing = header[len(cells)] if len(cells) < len(header) else None
+                raise SchemaError(
+                    f"row has {len(cells)} cells; the header has {len(header)} columns",
+                    location=Location(source, row_line),
+                    path=missing,
+                )
+            records.append((row_line, {k: v.strip() for k, v in zip(header, cells, strict=True)}))
+    except csv.Error as exc:
+        raise SchemaError(f"not valid CSV: {exc}", location=Location(source, line)) from None
+    if header is None:
+        raise SchemaError("empty rate card: no header row", location=Location(source, 1))
+    return records
+
+
+def _check_header(cells: list[str], source: str, line: int) -> list[str]:
+    names = [c.strip().lower() for c in cells]
+    seen: set[str] = set()
+    for name in names:
+        if name not in COLUMNS:
+            raise SchemaError(
+                f"unknown column{_suggest(name, COLUMNS)}",
+                location=Location(source, line),
+                path=name or "(empty)",
+            )
+        if name in seen:
+            raise SchemaError("column appears twice", location=Location(source, line), path=name)
+        seen.add(name)
+    for name in REQUIRED_COLUMNS:
+        if name not in seen:
+            raise SchemaError(
+                "required column is missing from the header",
+                location=Location(source, line),
+                path=name,
+                hint="columns: " + ",".join(REQUIRED_COLUMNS),
+            )
+    return names
+
+
+# -- cells -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    prefix: str
+    destination: str
+    number_type: str | None
+    origin: str | None
+    connect_fee: Decimal | None
+    rate: Decimal
+    rate_unit: int
+    increment: int
+    from_second: int
+    days: tuple[int, ...]
+    time_from: int | None
+    time_to: int | None
+    max_cost: Decimal | None
+
+
+class _Cells:
+    """One row's cells with the means to complain about them at the right place."""
+
+    __slots__ = ("cells", "line", "source")
+
+    def __init__(self, cells: Mapping[str, str], line: int, source: str) -> None:
+        self.cells, self.line, self.source = cells, line, source
+
+    def fail(self, column: str, message: str, hint: str | None = None) -> SchemaError:
+        return SchemaError(
+            message, location=Location(self.source, self.line), path=column, hint=hint
+        )
+
+    def text(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+    def money(self, column: str, *, required: bool) -> Decimal | None:
+        text = self.text(column)
+        if not text:
+            if required:
+                raise self.fail(column, "is required")
+            return None
+        if not _DECIMAL.match(text):
+            raise self.fail(column, f"{text!r} is not a decimal")
+        value = Decimal(text)
+        if value < 0:
+            raise self.fail(column, f"{text!r} must not be negative")
+        return value
+
+    def seconds(self, column: str, *, minimum: int, default: int | None = None) -> int:
+        text = self.text(column)
+        if not text:
+            if default is None:
+                raise self.fail(column, "is required")
+            return default
+        if not _INTEGER.match(text):
+            raise self.fail(column, f"{text!r} is not a whole number of seconds")
+        value = int(text)
+        if value < minimum:
+            rule = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+            raise self.fail(column, f"{text!r} {rule}")
+        return value
+
+    def time(self, column: str) -> int | None:
+        text = self.text(column)
+        if not text:
+            return None
+        m = _TIME.match(text)
+        if not m:
+            raise self.fail(column, f"{text!r} is not a time HH:MM")
+        hours, minutes = int(m.group(1)), int(m.group(2))
+        if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+            raise self.fail(column, f"{text!r} is not a time between 00:00 and 24:00")
+        if hours == 24 and column == "time_from":
+            raise self.fail(column, "'24:00' is the end of the day; start at 00:00 instead")
+        return hours * 3600 + minutes * 60
+
+    def days(self) -> tuple[int, ...]:
+        text = self.text("days").lower()
+        if not text:
+            return ()
+        found: set[int] = set()
+        for token in text.split(","):
+            first, dash, last = (part.strip() for part in token.partition("-"))
+            ends = [first, last] if dash else [first]
+            for name in ends:
+                if name not in _DAY_NAMES:
+                    raise self.fail(
+                        "days",
+                        f"{self.text('days')!r}: {name!r} is not a day{_suggest(name, _DAY_NAMES)}",
+                        hint="write days like mon-fri, sat,sun or mon,wed,fri",
+                    )
+            i, j = _DAY_NAMES[ends[0]], _DAY_NAMES[ends[-1]]
+            found.add(i)
+            while i != j:
+                i = (i + 1) % 7
+                found.add(i)
+        return tuple(sorted(found))
+
+
+def _parse_row(cells: Mapping[str, str], line: int, source: str) -> _Row:
+    c = _Cells(cells, line, source)
+    prefix = c.text("prefix")
+    if prefix and not (prefix.isascii() and prefix.isdigit()):
+        hint = "write the digits after '+', e.g. 44 for +44" if prefix.startswith("+") else None
+        raise c.fail("prefix", f"{prefix!r} is not a digit prefix", hint)
+    number_type = c.text("number_type") or None
+    if number_type is not None and number_type not in NUMBER_TYPES:
+        raise c.fail(
+            "number_type",
+            f"{number_type!r} is not one of {list(NUMBER_TYPES)}"
+            + _suggest(number_type, NUMBER_TYPES),
+        )
+    origin = c.text("origin") or None
+    if origin is not None and not _ORIGIN.match(origin):
+        raise c.fail("origin", f"{origin!r} is not a country code (two capital letters, e.g. US)")
+    rate = c.money("rate", required=True)
+    assert rate is not None
+    time_from, time_to = c.time("time_from"), c.time("time_to")
+    if time_from is not None and time_to is None:
+        raise c.fail("time_to", "time_from is set, so time_to is required")
+    if time_to is not None and time_from is None:
+        raise c.fail("time_from", "time_to is set, so time_from is required")
+    if time_from is not None and time_from == time_to:
+        raise c.fail("time_to", "equals time_from: an empty window (leave both empty for all day)")
+    return _Row(
+        line=line,
+        prefix=prefix,
+        destination=c.text("destination"),
+        number_type=number_type,
+        origin=origin,
+        connect_fee=c.money("connect_fee", required=False),
+        rate=rate,
+        rate_unit=c.seconds("rate_unit", minimum=1),
+        increment=c.seconds("increment", minimum=1),
+        from_second=c.seconds("from_second", minimum=0, default=0),
+        days=c.days(),
+        time_from=time_from,
+        time_to=time_to,
+        max_cost=c.money("max_cost", required=False),
+    )
+
+
+# -- tariffs ---------------------------------------------------------------------------
+
+
+_Key = tuple[str, str | None, str | None, tuple[int, ...], int | None, int | None]
+
+
+def _tariffs(records: Sequence[tuple[int, Mapping[str, str]]], source: str) -> list[Tariff]:
+    groups: dict[_Key, list[_Row]] = {}
+    for line, cells in records:
+        row = _parse_row(cells, line, source)
+        key = (row.prefix, row.number_type, row.origin, row.days, row.time_from, row.time_to)
+        groups.setdefault(key, []).append(row)
+    tariffs: list[Tariff] = []
+    for order, rows in enumerate(groups.values()):
+        tariffs.append(_tariff(rows, order, source))
+    return tariffs
+
+
+def _tariff(rows: list[_Row], order: int, source: str) -> Tariff:
+    by_second: dict[int, _Row] = {}
+    for row in rows:
+        twin = by_second.get(row.from_second)
+        if twin is not None:
+            raise SchemaError(
+                f"{row.from_second} repeats the tier of line {twin.line} (same prefix, type, "
+                "origin, days and times)",
+                location=Location(source, row.line),
+                path="from_second",
+            )
+        by_second[row.from_second] = row
+    first = by_second.get(0)
+    if first is None:
+        row = min(rows, key=lambda r: r.from_second)
+        raise SchemaError(
+            f"{row.from_second}: this tariff has no tier starting at from_second 0",
+            location=Location(source, row.line),
+            path="from_second",
+            hint="a tariff's first row must price the call from its first second",
+        )
+    for row in rows:
+        for column in ("connect_fee", "max_cost"):
+            mine, theirs = getattr(row, column), getattr(first, column)
+            if row is not first and mine is not None and mine != theirs:
+                raise SchemaError(
+                    f"{mine} differs from the first tier's ({theirs}, line {first.line}); a "
+                    f"tariff has one {column}",
+                    location=Location(source, row.line),
+                    path=column,
+                    hint="leave it empty on later tiers",
+                )
+    tiers = tuple(
+        Tier(r.from_second, r.rate, r.rate_unit, r.increment, r.line)
+        for r in sorted(rows, key=lambda r: r.from_second)
+    )
+    return Tariff(
+        prefix=first.prefix,
+        number_type=first.number_type,
+        origin=first.origin,
+        tiers=tiers,
+        connect_fee=first.connect_fee if first.connect_fee is not None else Decimal(0),
+        max_cost=first.max_cost,
+        days=first.days,
+        time_from=first.time_from,
+        time_to=first.time_to,
+        destination=first.destination,
+        line=rows[0].line,
+        order=order,
+    )
+
+
+# -- sidecar ---------------------------------------------------------------------------
+
+
+def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
+    """Currency and rounding from ``R.yaml`` beside ``R.csv``; defaults when absent."""
+    if not path.exists():
+        return None, Rounding()
+    source = str(path)
+    text = _read_text(source)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        node = yaml.compose(text, Loader=loader)
+        data = yaml.load(text, Loader=loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(f"not valid YAML: {problem}", location=Location(source, line)) from None
+    if data is None:
+        data = {}
+    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path)))
+    if errors:
+        error = errors[0]
+        parts = [str(p) for p in error.absolute_path]
+        message = error.message
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = error.schema.get("properties", {})
+            extra = next(k for k in error.instance if k not in known)
+            parts.append(str(extra))
+            message = f"unknown field{_suggest(str(extra), known)}"
+        raise SchemaError(
+            message,
+            location=Location(source, _yaml_line(node, parts)),
+            path=".".join(parts) or "(document)",
+        )
+    rounding = data.get("rounding", {})
+    return data.get("currency"), Rounding(
+        method=rounding.get("method", "half_up"), decimals=rounding.get("decimals", 2)
+    )
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Any:
+    import jsonschema  # type: ignore[import-untyped]
+
+    schema = json.loads(_schema_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_text() -> str:
+    path = schemas_dir() / SCHEMA_NAME
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        raise InputError("schema file is missing", location=Location(str(path))) from None
+
+
+def _yaml_line(node: yaml.Node | None, parts: list[str]) -> int:
+    """1-based line of the node at ``parts`` (a key's line for the last part), else 0."""
+    if node is None:
+        return 0
+    line = node.start_mark.line + 1
+    for part in parts:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            break
+    return line
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
