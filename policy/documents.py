@@ -72,8 +72,10 @@ def render_path(path: Sequence[str | int]) -> str:
     """``("users", 2, "licenses", 0)`` → ``users[2].licenses[0]``; ``()`` → ``(root)``."""
     out: list[str] = []
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool):
             out.append(f"[{part}]")
+        elif not isinstance(part, str):
+            out.append(f"[{part!r}]")
         elif _IDENT.fullmatch(part):
             out.append(f".{part}" if out else part)
         else:
@@ -468,7 +470,7 @@ def _parse_yaml(text: str, filename: str) -> Document:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise InputError(_yaml_message(exc), location=_mark(filename, exc)) from None
+        raise InputError(_yaml_message(exc, text), location=_mark(filename, exc)) from None
     except yaml.YAMLError as exc:  # ReaderError: a character YAML refuses
         raise InputError(_reader_message(exc), location=_offset(filename, text, exc)) from None
     finally:
@@ -484,9 +486,17 @@ def _parse_yaml(text: str, filename: str) -> Document:
     return Document(data, filename, "yaml", _Index(text, lambda: (lines, raw)))
 
 
-def _yaml_message(exc: yaml.MarkedYAMLError) -> str:
+def _yaml_message(exc: yaml.MarkedYAMLError, text: str) -> str:
     if isinstance(exc, ComposerError) and "single document" in (exc.context or ""):
         return "invalid YAML: more than one document ('---') in the file; expected one"
+    mark = exc.problem_mark
+    if mark is not None and (exc.problem or "").startswith("found character that cannot"):
+        lines = text.split("\n")
+        found = lines[mark.line][mark.column : mark.column + 1] if mark.line < len(lines) else ""
+        message = f"invalid YAML: found character {found!r} that cannot start any token"
+        if found == "\t":
+            message += " (indent YAML with spaces, not tabs)"
+        return message
     message = f"invalid YAML: {exc.problem or exc.context or 'cannot parse'}"
     if exc.context and exc.problem:
         mark, problem = exc.context_mark, exc.problem_mark
@@ -534,6 +544,7 @@ class _YamlBuilder:
         self.built = 0
         self.seen: set[int] = set()
         self.active: set[int] = set()
+        self.site: int | None = None  # line of the alias being expanded
 
     def fail(self, message: str, node: Node) -> InputError:
         mark = node.start_mark
@@ -543,11 +554,22 @@ class _YamlBuilder:
         if not path:
             self.lines[()] = node.start_mark.line + 1
         self.built += 1
-        self.seen.add(id(node))
+        if id(node) not in self.seen:
+            self.seen.add(id(node))
+        elif self.site is None:  # an alias starts expanding: remember where it is used
+            parent = next(path[:n] for n in range(len(path) - 1, -1, -1) if path[:n] in self.lines)
+            self.site = self.lines[parent]
+            try:
+                return self.node(node, path, depth)
+            finally:
+                self.site = None
+        return self.node(node, path, depth)
+
+    def node(self, node: Node, path: FieldPath, depth: int) -> Any:
         if self.built - len(self.seen) > MAX_ALIAS_EXPANSION:
-            raise self.fail(
+            raise InputError(
                 f"YAML aliases expand too far (more than {MAX_ALIAS_EXPANSION:,} extra nodes)",
-                node,
+                location=Location(self.filename, self.site or node.start_mark.line + 1, 0),
             )
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
@@ -679,11 +701,22 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @functools.cache
+def _bare(name: str) -> dict[str, Any]:
+    """The schema without ``$schema``.
+
+    jsonschema picks the validator class of a ``$ref``'d resource from its ``$schema``,
+    which would swap our strict ``integer`` for the stock one behind every ``$ref``
+    into another file. Without it, the class we chose applies throughout.
+    """
+    return {key: value for key, value in _schema(name).items() if key != "$schema"}
+
+
+@functools.cache
 def _registry() -> Registry[Any]:
     resources = []
     for name in _schema_files():
         try:
-            schema = _schema(name)
+            schema = _bare(name)
         except (OSError, ValueError):
             continue  # a broken neighbour must not break the others
         if isinstance(schema, dict) and isinstance(schema.get("$id"), str):
@@ -694,7 +727,7 @@ def _registry() -> Registry[Any]:
 
 @functools.cache
 def _validator(name: str) -> Any:
-    return _Validator(_schema(name), registry=_registry())
+    return _Validator(_bare(name), registry=_registry())
 
 
 # A fast yes/no check compiled from the schema: most data is valid, and jsonschema's
@@ -832,7 +865,8 @@ class _FastCompiler:
 @functools.cache
 def _fast_check(name: str) -> _Check | None:
     try:
-        return _FastCompiler(_registry()).compile(_schema(name), _schema(name))
+        schema = _bare(name)
+        return _FastCompiler(_registry()).compile(schema, schema)
     except (_Unsupported, KeyError, IndexError, TypeError, re.error, LookupError):
         return None
 
@@ -909,6 +943,13 @@ def _is_money(schema: Any) -> bool:
     )
 
 
+def _suggest(word: str, options: list[str]) -> list[str]:
+    """The option ``word`` was probably meant to be (case-blind), if any."""
+    by_lower = {option.lower(): option for option in options}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
+    return [by_lower[c] for c in close]
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -961,7 +1002,7 @@ class _Explainer:
             allowed = list(error.validator_value)
             message = f"{value!r} is not one of {allowed!r}"
             if isinstance(value, str):
-                close = difflib.get_close_matches(value, [str(a) for a in allowed], n=1)
+                close = _suggest(value, [str(a) for a in allowed])
                 if close:
                     message += f" (did you mean {close[0]!r}?)"
             yield path, message
@@ -978,10 +1019,10 @@ class _Explainer:
         known = list(schema.get("properties", {}))
         patterns = list(schema.get("patternProperties", {}))
         for key in value:
-            if key in known or any(re.search(p, key) for p in patterns):
+            if key in known or any(re.search(p, str(key)) for p in patterns):
                 continue
             message = f"unknown field {key!r}"
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            close = _suggest(str(key), known)
             if close:
                 message += f" (did you mean {close[0]!r}?)"
             elif known:

@@ -307,7 +307,7 @@ class Engine:
             decision = settle.pay_pool(ref)
         else:
             decision = settle.pay_credits()
-        if commit:
+        if commit and call.duration is not None:  # an authorization changes nothing
             settle.commit()
         return decision
 

@@ -59,7 +59,7 @@ def _parser() -> Lark:
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=False,
+        cache=True,  # parse tables cached in the temp dir, keyed by grammar hash
     )
 
 
