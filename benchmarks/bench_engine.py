@@ -21,30 +21,61 @@ from policy.call import Call
 from policy.numbers import classify
 
 DESTINATIONS = [
-    "+12125551234", "+14165550123", "+17875550100", "+442071838750", "+33142685300",
-    "+4930123456", "+390612345678", "+81312345678", "+61212345678", "+5511987654321",
-    "+971501234567", "+2348012345678", "+19005550100", "+18005550100", "+911", "+4915112345678",
+    "+12125551234",
+    "+14165550123",
+    "+17875550100",
+    "+442071838750",
+    "+33142685300",
+    "+4930123456",
+    "+390612345678",
+    "+81312345678",
+    "+61212345678",
+    "+5511987654321",
+    "+971501234567",
+    "+2348012345678",
+    "+19005550100",
+    "+18005550100",
+    "+911",
+    "+4915112345678",
 ]
 
 
 def tenant() -> policy.Tenant:
     users = []
-    plans = ["domestic_calling_plan", "domestic_international_calling_plan",
-             "pay_as_you_go_calling_plan", "domestic_calling_plan_120"]
+    plans = [
+        "domestic_calling_plan",
+        "domestic_international_calling_plan",
+        "pay_as_you_go_calling_plan",
+        "domestic_calling_plan_120",
+    ]
     for i in range(200):
-        users.append({
-            "upn": f"user{i}@contoso.com",
-            "usage_location": ["US", "CA", "GB", "DE", "PR"][i % 5],
-            "licenses": ["teams_phone", plans[i % 4], "audio_conferencing",
-                         "communications_credits"],
-        })
-    return policy.Tenant.from_dict({
-        "tenant": "bench", "country": "US", "currency": "USD",
-        "credits": {"balance": "1000000.00", "funding": "auto_recharge",
-                    "recharge_below": "100.00", "recharge_amount": "500.00"},
-        "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin"]}],
-        "users": users,
-    })
+        users.append(
+            {
+                "upn": f"user{i}@contoso.com",
+                "usage_location": ["US", "CA", "GB", "DE", "PR"][i % 5],
+                "licenses": [
+                    "teams_phone",
+                    plans[i % 4],
+                    "audio_conferencing",
+                    "communications_credits",
+                ],
+            }
+        )
+    return policy.Tenant.from_dict(
+        {
+            "tenant": "bench",
+            "country": "US",
+            "currency": "USD",
+            "credits": {
+                "balance": "1000000.00",
+                "funding": "auto_recharge",
+                "recharge_below": "100.00",
+                "recharge_amount": "500.00",
+            },
+            "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin"]}],
+            "users": users,
+        }
+    )
 
 
 def calls(n: int, rng: random.Random, distinct: int) -> list[Call]:
@@ -58,14 +89,44 @@ def calls(n: int, rng: random.Random, distinct: int) -> list[Call]:
             if distinct:
                 # vary the subscriber digits: same classes, many distinct numbers
                 to = to[:-4] + f"{rng.randrange(distinct) % 10000:04d}"
-            out.append(Call(f"c{i}", "outbound", to, start + timedelta(seconds=i), "user", user,
-                            None, rng.randrange(1, 1800)))
+            out.append(
+                Call(
+                    f"c{i}",
+                    "outbound",
+                    to,
+                    start + timedelta(seconds=i),
+                    "user",
+                    user,
+                    None,
+                    rng.randrange(1, 1800),
+                )
+            )
         elif kind < 0.85:
-            out.append(Call(f"c{i}", "outbound", rng.choice(DESTINATIONS[:8]), start, "meeting",
-                            user, None, rng.randrange(60, 3600)))
+            out.append(
+                Call(
+                    f"c{i}",
+                    "outbound",
+                    rng.choice(DESTINATIONS[:8]),
+                    start,
+                    "meeting",
+                    user,
+                    None,
+                    rng.randrange(60, 3600),
+                )
+            )
         else:
-            out.append(Call(f"c{i}", "inbound", "+18005550100", start, "auto_attendant", None,
-                            "+12065550199", rng.randrange(10, 900)))
+            out.append(
+                Call(
+                    f"c{i}",
+                    "inbound",
+                    "+18005550100",
+                    start,
+                    "auto_attendant",
+                    None,
+                    "+12065550199",
+                    rng.randrange(10, 900),
+                )
+            )
     return out
 
 
@@ -85,10 +146,13 @@ def pct(values: list[float], p: float) -> float:
 
 
 def cold_load_ms(runs: int = 7) -> float:
-    code = ("import time; t=time.perf_counter(); import policy; policy.load(); "
-            "print((time.perf_counter()-t)*1000)")
-    samples = [float(subprocess.check_output([sys.executable, "-c", code], text=True))
-               for _ in range(runs)]
+    code = (
+        "import time; t=time.perf_counter(); import policy; policy.load(); "
+        "print((time.perf_counter()-t)*1000)"
+    )
+    samples = [
+        float(subprocess.check_output([sys.executable, "-c", code], text=True)) for _ in range(runs)
+    ]
     return statistics.median(samples)
 
 
@@ -97,8 +161,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=20000)
     args = parser.parse_args()
     rng = random.Random(7)
-    print(f"machine: {platform.machine()} {platform.processor() or ''} · "
-          f"Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()} {platform.processor() or ''} · "
+        f"Python {platform.python_version()}"
+    )
     print(f"bundled rules load, cold process (median of 7): {cold_load_ms():.1f} ms")
     t0 = time.perf_counter()
     engine = policy.load()
@@ -111,20 +177,28 @@ def main() -> None:
     classify.cache_clear()
     cold_times = timings(fresh, t, batch)
     warm_times = timings(fresh, t, batch)
-    print(f"evaluate, cold caches ({len(batch)} calls): median {statistics.median(cold_times):.1f} µs"
-          f" · p99 {pct(cold_times, 0.99):.1f} µs")
-    print(f"evaluate, warm caches ({len(batch)} calls): median {statistics.median(warm_times):.1f} µs"
-          f" · p99 {pct(warm_times, 0.99):.1f} µs")
+    print(
+        f"evaluate, cold caches ({len(batch)} calls): median {statistics.median(cold_times):.1f} µs"
+        f" · p99 {pct(cold_times, 0.99):.1f} µs"
+    )
+    print(
+        f"evaluate, warm caches ({len(batch)} calls): median {statistics.median(warm_times):.1f} µs"
+        f" · p99 {pct(warm_times, 0.99):.1f} µs"
+    )
     t0 = time.perf_counter()
     decisions = list(fresh.run(batch, t))
     elapsed = time.perf_counter() - t0
     print(f"run (stateful, in order): {len(decisions) / elapsed:,.0f} calls/s")
-    auth = [Call(c.id, c.direction, c.to, c.start, c.context, c.user, c.from_, None)
-            for c in batch[:2000]]
+    auth = [
+        Call(c.id, c.direction, c.to, c.start, c.context, c.user, c.from_, None)
+        for c in batch[:2000]
+    ]
     timings(fresh, t, auth)
     auth_times = timings(fresh, t, auth)
-    print(f"authorize (max_duration), warm: median {statistics.median(auth_times):.1f} µs"
-          f" · p99 {pct(auth_times, 0.99):.1f} µs")
+    print(
+        f"authorize (max_duration), warm: median {statistics.median(auth_times):.1f} µs"
+        f" · p99 {pct(auth_times, 0.99):.1f} µs"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from .errors import Finding, Location
 from .numbers import NON_GEOGRAPHIC, NumberInfo
 from .vocabulary import CONTEXTS, DIRECTIONS
 
-__all__ = ["Analysis", "Situation", "analyze", "analysis_findings"]
+__all__ = ["Analysis", "Situation", "analysis_findings", "analyze"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +44,12 @@ class Situation:
             what = f"a {number.number_type} number in {where}"
         plan = f.plan or "no calling plan"
         licences = ", ".join(sorted(f.licences - {f.plan} if f.plan else f.licences)) or "none"
-        return (f"{f.direction} call from {f.context} to {what} (usage location {self.location}, "
-                f"{plan}, other licences: {licences}"
-                + ("" if f.shares_code else ", caller from another calling code") + ")")
+        return (
+            f"{f.direction} call from {f.context} to {what} (usage location {self.location}, "
+            f"{plan}, other licences: {licences}"
+            + ("" if f.shares_code else ", caller from another calling code")
+            + ")"
+        )
 
 
 @dataclass
@@ -101,13 +104,18 @@ def _country_reps(policy: CompiledPolicy, atoms: list[ast.Condition]) -> list[st
 def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
     atoms = _atoms(policy)
     countries = _country_reps(policy, atoms)
-    types = sorted({a.number_class.value for a in atoms if isinstance(a, ast.ToIs)}
-                   - {"emergency", "short_code", "service_number"})
+    types = sorted(
+        {a.number_class.value for a in atoms if isinstance(a, ast.ToIs)}
+        - {"emergency", "short_code", "service_number"}
+    )
     types += [t for t in ("fixed_line", "unknown") if t not in types][:1]
-    licences = sorted({a.licence.value for a in atoms if isinstance(a, ast.HasLicence)}
-                      - set(policy.plans))
+    licences = sorted(
+        {a.licence.value for a in atoms if isinstance(a, ast.HasLicence)} - set(policy.plans)
+    )
     named_plans = {a.plan.value for a in atoms if isinstance(a, ast.PlanIs)}
-    named_plans |= {a.licence.value for a in atoms if isinstance(a, ast.HasLicence)} & set(policy.plans)
+    named_plans |= {a.licence.value for a in atoms if isinstance(a, ast.HasLicence)} & set(
+        policy.plans
+    )
     plans: list[str | None] = [p for p in policy.plans if p in named_plans]
     other_plan = next((p for p in policy.plans if p not in named_plans), None)
     if other_plan is not None:
@@ -115,9 +123,12 @@ def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
     plans.append(None)
     uses_code = any(isinstance(a, ast.CallerSharesCode) for a in atoms)
     uses_caller = any(isinstance(a, ast.CallerIn) for a in atoms)
-    uses_service = any(isinstance(a, ast.ToIs) and a.number_class.value == "service_number"
-                       for a in atoms)
-    state_values = [(True, True), (True, False), (False, False)] if policy.uses_state else [(True, True)]
+    uses_service = any(
+        isinstance(a, ast.ToIs) and a.number_class.value == "service_number" for a in atoms
+    )
+    state_values = (
+        [(True, True), (True, False), (False, False)] if policy.uses_state else [(True, True)]
+    )
     pool_names = sorted({*policy.shared_pools, *(k[1] for k in policy.plan_pools)})
     pool_states = [frozenset(pool_names), frozenset()] if policy.uses_state else [frozenset()]
 
@@ -125,8 +136,9 @@ def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
     for country in [*countries, NON_GEOGRAPHIC]:
         for number_type in types:
             numbers.append(NumberInfo("", "", country, 1, number_type, False, False, True))
-    licence_sets = [frozenset(c) for n in range(len(licences) + 1)
-                    for c in itertools.combinations(licences, n)]
+    licence_sets = [
+        frozenset(c) for n in range(len(licences) + 1) for c in itertools.combinations(licences, n)
+    ]
 
     for location in countries:
         short = [
@@ -139,20 +151,41 @@ def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
             elif number.country == NON_GEOGRAPHIC:
                 kind = "non_geographic"
             else:
-                kind = "domestic" if policy.is_domestic(location, number.country) else "international"
+                kind = (
+                    "domestic" if policy.is_domestic(location, number.country) else "international"
+                )
             shares_options = [True, False] if uses_code and not number.short_code else [True]
             origins = countries if uses_caller else [location]
-            for direction, context, shares, origin, plan, lics, service, (cred, pos), pools in (
-                itertools.product(DIRECTIONS, CONTEXTS, shares_options, origins, plans,
-                                  licence_sets, [False, True] if uses_service else [False],
-                                  state_values, pool_states)
+            for direction, context, shares, origin, plan, lics, service, (
+                cred,
+                pos,
+            ), pools in itertools.product(
+                DIRECTIONS,
+                CONTEXTS,
+                shares_options,
+                origins,
+                plans,
+                licence_sets,
+                [False, True] if uses_service else [False],
+                state_values,
+                pool_states,
             ):
                 held = lics | {plan} if plan else lics
                 yield Situation(
-                    Facts(direction=direction, context=context, number=number, dest_kind=kind,
-                          origin_country=origin, shares_code=shares, licences=held, plan=plan,
-                          service_number=service, credits_set_up=cred, balance_positive=pos,
-                          pools_left=pools),
+                    Facts(
+                        direction=direction,
+                        context=context,
+                        number=number,
+                        dest_kind=kind,
+                        origin_country=origin,
+                        shares_code=shares,
+                        licences=held,
+                        plan=plan,
+                        service_number=service,
+                        credits_set_up=cred,
+                        balance_positive=pos,
+                        pools_left=pools,
+                    ),
                     location,
                 )
 
@@ -199,24 +232,37 @@ def analysis_findings(policy: CompiledPolicy, analysis: Analysis | None = None) 
         else:
             by = result.shadowed_by.get(scenario.index, Counter()).most_common(1)[0][0]
             earlier = policy.scenarios[by]
-            message = (f"scenario '{scenario.name}' can never decide a call: every call it "
-                       f"matches is decided earlier")
-            hint = (f"shadowed by '{earlier.name}' at {earlier.span.file}:{earlier.span.line}; "
-                    "move it above, or narrow the earlier scenario")
-        findings.append(Finding("warning", message, location=Location(span.file, span.line,
-                                span.column), source_line=source(span), hint=hint,
-                                code="unreachable"))
+            message = (
+                f"scenario '{scenario.name}' can never decide a call: every call it "
+                f"matches is decided earlier"
+            )
+            hint = (
+                f"shadowed by '{earlier.name}' at {earlier.span.file}:{earlier.span.line}; "
+                "move it above, or narrow the earlier scenario"
+            )
+        findings.append(
+            Finding(
+                "warning",
+                message,
+                location=Location(span.file, span.line, span.column),
+                source_line=source(span),
+                hint=hint,
+                code="unreachable",
+            )
+        )
     if result.gaps:
         last = policy.scenarios[-1].span if policy.scenarios else None
         where = Location(last.file, last.line, last.column) if last else None
         examples = "; ".join(g.describe() for g in result.gaps[:3])
-        findings.append(Finding(
-            "warning",
-            f"{len(result.gaps)}{'+' if len(result.gaps) >= 1000 else ''} call situations are "
-            f"decided by no scenario (refused as no_scenario), e.g. {examples}",
-            location=where,
-            source_line=source(last) if last else None,
-            hint="add a scenario for them, or a final catch-all",
-            code="gap",
-        ))
+        findings.append(
+            Finding(
+                "warning",
+                f"{len(result.gaps)}{'+' if len(result.gaps) >= 1000 else ''} call situations are "
+                f"decided by no scenario (refused as no_scenario), e.g. {examples}",
+                location=where,
+                source_line=source(last) if last else None,
+                hint="add a scenario for them, or a final catch-all",
+                code="gap",
+            )
+        )
     return findings

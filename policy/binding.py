@@ -102,9 +102,9 @@ class Binding:
                     key = self._plan_pool_key(spec, user.upn, user.usage_location)
                     minutes = spec.minutes_for(user.usage_location)
                     self.pool_sizes[key] = self.pool_sizes.get(key, 0) + minutes
-        for spec in policy.shared_pools.values():
-            holders = sum(1 for u in tenant.users.values() if spec.licence in u.licenses)
-            self.pool_sizes[spec.key] = spec.minutes * holders
+        for shared in policy.shared_pools.values():
+            holders = sum(1 for u in tenant.users.values() if shared.licence in u.licenses)
+            self.pool_sizes[shared.key] = shared.minutes * holders
         shared_refs = {
             name: PoolRef(spec.key, self.pool_sizes[spec.key], spec.warn, "conferencing")
             for name, spec in policy.shared_pools.items()

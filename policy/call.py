@@ -50,19 +50,26 @@ class Call:
             if findings:
                 first = findings[0]
                 prefixed = f"{path}.{first.path}" if path and first.path else (first.path or path)
-                raise SchemaError(first.message, location=first.location, path=prefixed,
-                                  hint=first.hint)
+                raise SchemaError(
+                    first.message, location=first.location, path=prefixed, hint=first.hint
+                )
         where = Location(source, line)
         text = str(data["start"])
         try:
             start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
-            raise SchemaError(f"'{text}' is not an ISO-8601 date-time", location=where,
-                              path=f"{path}.start" if path else "start") from None
+            raise SchemaError(
+                f"'{text}' is not an ISO-8601 date-time",
+                location=where,
+                path=f"{path}.start" if path else "start",
+            ) from None
         if start.tzinfo is None:
-            raise SchemaError(f"'{text}' has no UTC offset", location=where,
-                              path=f"{path}.start" if path else "start",
-                              hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z") from None
+            raise SchemaError(
+                f"'{text}' has no UTC offset",
+                location=where,
+                path=f"{path}.start" if path else "start",
+                hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z",
+            ) from None
         duration = data.get("duration")
         return cls(
             id=str(data["id"]),

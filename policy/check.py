@@ -187,23 +187,33 @@ def _check_countries(catalog: Catalog, report: _Reporter) -> None:
         seen: set[str] = set()
         for code in decl.countries:
             if code.value in seen:
-                report.add(code.span, f"'{code.value}' is listed twice", severity="warning",
-                           code="duplicate")
+                report.add(
+                    code.span,
+                    f"'{code.value}' is listed twice",
+                    severity="warning",
+                    code="duplicate",
+                )
             seen.add(code.value)
     for area in catalog.areas.values():
         if area.pooled_as is not None:
             check(area.pooled_as)
             if area.pooled_as.value not in {c.value for c in area.countries}:
-                report.add(area.pooled_as.span,
-                           f"'{area.pooled_as.value}' is not one of the area's countries",
-                           code="type")
+                report.add(
+                    area.pooled_as.span,
+                    f"'{area.pooled_as.value}' is not one of the area's countries",
+                    code="type",
+                )
     countries_in_areas: dict[str, str] = {}
     for area in catalog.areas.values():
         for code in area.countries:
             other = countries_in_areas.setdefault(code.value, area.name.value)
             if other != area.name.value:
-                report.add(code.span, f"'{code.value}' is already in domestic area '{other}'",
-                           hint="a country can belong to one domestic area only", code="duplicate")
+                report.add(
+                    code.span,
+                    f"'{code.value}' is already in domestic area '{other}'",
+                    hint="a country can belong to one domestic area only",
+                    code="duplicate",
+                )
     for cond in _all_conditions(catalog):
         if isinstance(cond, ast.DestinationIn | ast.CallerIn) and cond.region.name is None:
             for code in cond.region.countries:
@@ -215,17 +225,26 @@ def _check_plans(catalog: Catalog, report: _Reporter) -> None:
         names: set[str] = set()
         for pool in plan.pools:
             if pool.name.value in names:
-                report.add(pool.name.span, f"plan '{plan.name.value}' declares pool "
-                           f"'{pool.name.value}' twice", code="duplicate")
+                report.add(
+                    pool.name.span,
+                    f"plan '{plan.name.value}' declares pool '{pool.name.value}' twice",
+                    code="duplicate",
+                )
             names.add(pool.name.value)
             if pool.name.value in catalog.shared_pools:
-                report.add(pool.name.span, f"pool name '{pool.name.value}' is also a "
-                           "conferencing pool", hint="give plan pools and conferencing pools "
-                           "different names", code="duplicate")
+                report.add(
+                    pool.name.span,
+                    f"pool name '{pool.name.value}' is also a conferencing pool",
+                    hint="give plan pools and conferencing pools different names",
+                    code="duplicate",
+                )
             defaults = [a for a in pool.allowances if a.region is None]
             if len(defaults) > 1:
-                report.add(defaults[1].span, "more than one default allowance ('elsewhere')",
-                           code="duplicate")
+                report.add(
+                    defaults[1].span,
+                    "more than one default allowance ('elsewhere')",
+                    code="duplicate",
+                )
             regions_seen: set[str] = set()
             for allowance in pool.allowances:
                 if allowance.region is None:
@@ -233,13 +252,21 @@ def _check_plans(catalog: Catalog, report: _Reporter) -> None:
                 if allowance.region.value not in catalog.regions:
                     report.unknown("zone or domestic area", allowance.region, catalog.regions)
                 elif allowance.region.value in regions_seen:
-                    report.add(allowance.region.span,
-                               f"'{allowance.region.value}' has two allowances", code="duplicate")
+                    report.add(
+                        allowance.region.span,
+                        f"'{allowance.region.value}' has two allowances",
+                        code="duplicate",
+                    )
                 regions_seen.add(allowance.region.value)
             if not defaults and pool.allowances:
-                report.add(pool.span, f"pool '{pool.name.value}' gives no minutes outside "
-                           + ", ".join(sorted(regions_seen)), severity="warning",
-                           hint="add e.g. ', 1200 elsewhere'", code="coverage")
+                report.add(
+                    pool.span,
+                    f"pool '{pool.name.value}' gives no minutes outside "
+                    + ", ".join(sorted(regions_seen)),
+                    severity="warning",
+                    hint="add e.g. ', 1200 elsewhere'",
+                    code="coverage",
+                )
             _check_warn(pool.warn, pool.span, report)
     for shared in catalog.shared_pools.values():
         if shared.licence.value not in catalog.licences:
@@ -258,13 +285,20 @@ def _check_warn(levels: tuple[int, ...], span: ast.Span, report: _Reporter) -> N
 def _check_credits_licence(catalog: Catalog, report: _Reporter) -> None:
     credits = [lic for lic in catalog.licences.values() if lic.credits]
     for extra in credits[1:]:
-        report.add(extra.span, "only one licence can be the credits licence",
-                   hint=f"'{credits[0].name.value}' is already", code="duplicate")
+        report.add(
+            extra.span,
+            "only one licence can be the credits licence",
+            hint=f"'{credits[0].name.value}' is already",
+            code="duplicate",
+        )
     needs = [s for s in catalog.scenarios if _payers(s) - {"tenant"}]
     if needs and not credits:
-        report.add(needs[0].outcome.span, "this scenario charges a user's credits but no "
-                   "'credits licence' is declared", hint="declare e.g. 'credits licence "
-                   "communications_credits'", code="unknown-name")
+        report.add(
+            needs[0].outcome.span,
+            "this scenario charges a user's credits but no 'credits licence' is declared",
+            hint="declare e.g. 'credits licence communications_credits'",
+            code="unknown-name",
+        )
 
 
 def _payers(scenario: ast.Scenario) -> set[str]:
@@ -321,8 +355,12 @@ def _check_scenarios(catalog: Catalog, report: _Reporter) -> None:
             report.unknown("pool", out.pool, pools)
         for payer in _payers(scenario):
             if payer == "organizer" and not meeting_only:
-                report.add(out.span, "'organizer' is known only for meeting calls",
-                           hint="add 'from meeting' to the scenario's condition", code="type")
+                report.add(
+                    out.span,
+                    "'organizer' is known only for meeting calls",
+                    hint="add 'from meeting' to the scenario's condition",
+                    code="type",
+                )
         if isinstance(out, ast.PayIncluded) and out.paid_by not in ("conferencing", "plan"):
             report.add(out.span, f"unknown inclusion '{out.paid_by}'", code="type")
 
@@ -363,8 +401,12 @@ def _check_condition(
 
 def _check_subject(subject: str, span: ast.Span, meeting_only: bool, report: _Reporter) -> None:
     if subject == "organizer" and not meeting_only:
-        report.add(span, "'organizer' is known only for meeting calls",
-                   hint="add 'from meeting' to the scenario's condition", code="type")
+        report.add(
+            span,
+            "'organizer' is known only for meeting calls",
+            hint="add 'from meeting' to the scenario's condition",
+            code="type",
+        )
 
 
 def _check_notify(catalog: Catalog, report: _Reporter) -> None:
@@ -392,17 +434,26 @@ def _check_unused(catalog: Catalog, report: _Reporter) -> None:
             used_denials.add(scenario.outcome.denial.value)
     for name, zone in catalog.zones.items():
         if name not in used_regions:
-            report.add(zone.name.span, f"zone '{name}' is never used", severity="warning",
-                       code="unused")
+            report.add(
+                zone.name.span, f"zone '{name}' is never used", severity="warning", code="unused"
+            )
     for name, denial in catalog.denials.items():
         if name not in used_denials and name not in BUILTIN_DENIALS:
-            report.add(denial.name.span, f"denial '{name}' is never used", severity="warning",
-                       code="unused")
+            report.add(
+                denial.name.span,
+                f"denial '{name}' is never used",
+                severity="warning",
+                code="unused",
+            )
     routed = {r.value for n in catalog.notifies for r in n.roles}
     for name, role in catalog.roles.items():
         if name not in routed:
-            report.add(role.name.span, f"role '{name}' is never notified", severity="warning",
-                       code="unused")
+            report.add(
+                role.name.span,
+                f"role '{name}' is never notified",
+                severity="warning",
+                code="unused",
+            )
 
 
 PASSES: tuple[Pass, ...] = (

@@ -66,12 +66,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(tenant, calls, rate cards) against their schemas. Prints every finding. "
         "Exit 0 clean (warnings allowed), 1 errors (or warnings with --strict), 2 usage.",
     )
-    check.add_argument("paths", nargs="*", metavar="PATH",
-                       help="policy dirs, .ccp files, tenant/calls YAML/JSON, rate-card CSV "
-                       "(default: the bundled rules)")
-    check.add_argument("--rules", metavar="DIR",
-                       help="policy to check data files against (default: the policy among "
-                       "PATHs, else the bundled rules)")
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="policy dirs, .ccp files, tenant/calls YAML/JSON, rate-card CSV "
+        "(default: the bundled rules)",
+    )
+    check.add_argument(
+        "--rules",
+        metavar="DIR",
+        help="policy to check data files against (default: the policy among "
+        "PATHs, else the bundled rules)",
+    )
     check.add_argument("--format", choices=("text", "json"), default="text")
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
 
@@ -83,13 +90,23 @@ def build_parser() -> argparse.ArgumentParser:
         "1 bad input, 2 usage.",
     )
     ev.add_argument("--tenant", required=True, metavar="T.yaml")
-    ev.add_argument("--calls", required=True, metavar="C.yaml",
-                    help="a YAML/JSON list of calls, or JSON Lines (.jsonl)")
+    ev.add_argument(
+        "--calls",
+        required=True,
+        metavar="C.yaml",
+        help="a YAML/JSON list of calls, or JSON Lines (.jsonl)",
+    )
     ev.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
-    ev.add_argument("--rates", metavar="R.csv",
-                    help="rate card (default: rates.csv beside the rules, else the bundled card)")
-    ev.add_argument("--explain", action="store_true",
-                    help="text: list the rules consulted; json: add the derived facts")
+    ev.add_argument(
+        "--rates",
+        metavar="R.csv",
+        help="rate card (default: rates.csv beside the rules, else the bundled card)",
+    )
+    ev.add_argument(
+        "--explain",
+        action="store_true",
+        help="text: list the rules consulted; json: add the derived facts",
+    )
     ev.add_argument("--format", choices=("json", "text"), default="json")
     return parser
 
@@ -127,8 +144,9 @@ def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
         if path.is_dir():
             if any(path.glob("*.ccp")):
                 policies.append(path)
-            data.extend(sorted(p for p in path.iterdir()
-                               if p.suffix in DATA_SUFFIXES and p.is_file()))
+            data.extend(
+                sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file())
+            )
         elif path.suffix == ".ccp":
             policies.append(path)
         else:
@@ -213,17 +231,27 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
         document = load_document(path)
         kind = _data_kind(path, document.data)
         if kind is None:
-            return [Finding("error", "cannot tell what kind of file this is (expected a tenant, "
-                            "a list of calls or a rate card)", location=Location(name, 1),
-                            code="input")]
+            return [
+                Finding(
+                    "error",
+                    "cannot tell what kind of file this is (expected a tenant, "
+                    "a list of calls or a rate card)",
+                    location=Location(name, 1),
+                    code="input",
+                )
+            ]
         if kind == "sidecar":
             csv_path = path.with_suffix(".csv")
             if csv_path.is_file():
                 RateCard.from_file(csv_path)
             return []
         schema = "calls" if kind in ("calls", "call") else kind
-        found = validate(document.data, schema if kind != "call" else "call",
-                         filename=document.filename, line_of=document.line_of)
+        found = validate(
+            document.data,
+            schema if kind != "call" else "call",
+            filename=document.filename,
+            line_of=document.line_of,
+        )
         if found:
             return found
         if kind == "tenant" and policy is not None:
@@ -253,11 +281,15 @@ def _check_call_numbers(document: Any) -> list[Finding]:
             try:
                 classify(text, "US")
             except BadNumber as exc:
-                findings.append(Finding(
-                    "error", str(exc),
-                    location=Location(document.filename, document.line_of((index, field))),
-                    path=f"[{index}].{field}", code="number",
-                ))
+                findings.append(
+                    Finding(
+                        "error",
+                        str(exc),
+                        location=Location(document.filename, document.line_of((index, field))),
+                        path=f"[{index}].{field}",
+                        code="number",
+                    )
+                )
     return findings
 
 
@@ -283,8 +315,9 @@ def _eval(args: argparse.Namespace) -> int:
         for decision in decisions:
             out.write(decision.to_text(explain=args.explain) + "\n")
         permitted = sum(d.permitted for d in decisions)
-        out.write(f"{len(decisions)} calls: {permitted} permitted, "
-                  f"{len(decisions) - permitted} denied\n")
+        out.write(
+            f"{len(decisions)} calls: {permitted} permitted, {len(decisions) - permitted} denied\n"
+        )
     else:
         for call, decision in zip(calls, decisions, strict=True):
             record = decision.to_dict()

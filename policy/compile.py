@@ -167,23 +167,11 @@ def _compile_condition(cond: ast.Condition, catalog: Catalog) -> Test:
     if isinstance(cond, ast.AllOf):
         tests = tuple(_compile_condition(c, catalog) for c in cond.items)
 
-        def all_of(f: Facts) -> bool:
-            for t in tests:
-                if not t(f):
-                    return False
-            return True
-
-        return all_of
+        return lambda f: all(t(f) for t in tests)
     if isinstance(cond, ast.AnyOf):
         tests = tuple(_compile_condition(c, catalog) for c in cond.items)
 
-        def any_of(f: Facts) -> bool:
-            for t in tests:
-                if t(f):
-                    return True
-            return False
-
-        return any_of
+        return lambda f: any(t(f) for t in tests)
     if isinstance(cond, ast.Not):
         inner = _compile_condition(cond.item, catalog)
         return lambda f: not inner(f)
@@ -347,8 +335,6 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
                 decl = catalog.regions[allowance.region.value]
                 for code in decl.countries:
                     by_country.setdefault(code.value, allowance.minutes)
-            if not any(a.region is None for a in pool.allowances) and not by_country:
-                default = 0
             plan_pools[(plan.name.value, pool.name.value)] = PlanPoolSpec(
                 plan.name.value, pool.name.value, by_country, default, pool.per_user, pool.warn
             )
@@ -368,11 +354,11 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
     if "pool_threshold" not in routes:
         # SPEC ruling 16: pool thresholds go to the credit events' roles unless routed.
         merged: list[str] = []
-        for event in CREDIT_EVENTS:
-            merged.extend(r for r in routes.get(event, []) if r not in merged)
+        for credit_event in CREDIT_EVENTS:
+            merged.extend(r for r in routes.get(credit_event, []) if r not in merged)
         routes["pool_threshold"] = merged
-    for event in EVENTS:
-        routes.setdefault(event, [])
+    for name in EVENTS:
+        routes.setdefault(name, [])
 
     return CompiledPolicy(
         sources=tuple(m.file for m in catalog.modules),

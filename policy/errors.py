@@ -70,7 +70,9 @@ class Finding:
         """``file:line:col: error: message`` (policy) or ``file:line: path: message`` (data)."""
         place = str(self.location) if self.location else ""
         if self.path is not None:
-            head = f"{place}: {self.path}: {self.message}" if place else f"{self.path}: {self.message}"
+            head = (
+                f"{place}: {self.path}: {self.message}" if place else f"{self.path}: {self.message}"
+            )
             if self.severity != "error":
                 head = f"{place}: {self.severity}: {self.path}: {self.message}"
             return head

@@ -84,9 +84,7 @@ class Engine:
         binding = self.bind(tenant)
         return self._decide(_as_call(call), binding, binding.initial, commit=False)
 
-    def run(
-        self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant
-    ) -> Iterator[Decision]:
+    def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
         """Decide calls in order against an in-memory copy of the tenant (SPEC Evaluation):
         permitted calls use pool minutes and credits, trigger recharges and notifications
         for later calls. A repeated call id returns the first decision and changes nothing."""
@@ -120,8 +118,11 @@ class Engine:
         user = b.users.get(call.user.lower()) if call.user else None
         region = user.location if user else tenant.country
         number = self._number(call, "to", call.to, region)
-        zones = sorted(name for name, decl in self.policy.catalog.regions.items()
-                       if number.country in {c.value for c in decl.countries})
+        zones = sorted(
+            name
+            for name, decl in self.policy.catalog.regions.items()
+            if number.country in {c.value for c in decl.countries}
+        )
         out: dict[str, Any] = {
             "destination": {
                 "country": number.country,
@@ -146,14 +147,19 @@ class Engine:
                 "licences": sorted(user.licences),
                 "credits_licence": user.credits_licensed,
                 "pools": {
-                    name: {"key": ref.key, "size": ref.size,
-                           "used": b.initial.used(ref.key, call.month)}
+                    name: {
+                        "key": ref.key,
+                        "size": ref.size,
+                        "used": b.initial.used(ref.key, call.month),
+                    }
                     for name, ref in user.pools.items()
                 },
             }
         if tenant.credits is not None:
-            out["credits"] = {"balance": str(tenant.credits.balance),
-                              "funding": tenant.credits.funding}
+            out["credits"] = {
+                "balance": str(tenant.credits.balance),
+                "funding": tenant.credits.funding,
+            }
         return out
 
     # ---- the decision ---------------------------------------------------------------
@@ -171,11 +177,21 @@ class Engine:
         if call.user:
             user = b.users.get(call.user.lower())
             if user is None:
-                return self._engine_denial(call, b, state, "unknown_user",
-                                           f"'{call.user}' is not a user of tenant {tenant.name}.")
+                return self._engine_denial(
+                    call,
+                    b,
+                    state,
+                    "unknown_user",
+                    f"'{call.user}' is not a user of tenant {tenant.name}.",
+                )
         elif call.direction == "outbound" and call.context in ("user", "meeting"):
-            return self._engine_denial(call, b, state, "unknown_user", "The call names no user "
-                                       "(outbound calls need the calling user or organizer).")
+            return self._engine_denial(
+                call,
+                b,
+                state,
+                "unknown_user",
+                "The call names no user (outbound calls need the calling user or organizer).",
+            )
         region = user.location if user is not None else tenant.country
         number = self._number(call, "to", call.to, region)
         if call.from_:
@@ -192,8 +208,18 @@ class Engine:
         plan = user.plan if user is not None else None
         service = call.to in b.service_numbers
         key: tuple[Any, ...] = (
-            call.direction, call.context, number.country, number.number_type, number.short_code,
-            number.emergency, region, origin_country, shares, licences, plan, service,
+            call.direction,
+            call.context,
+            number.country,
+            number.number_type,
+            number.short_code,
+            number.emergency,
+            region,
+            origin_country,
+            shares,
+            licences,
+            plan,
+            service,
         )
         if policy.uses_state:
             key += self._state_bits(b, state, user, call.month)
@@ -247,15 +273,21 @@ class Engine:
                 continue
             for guard in scenario.guards:
                 denies = guard.denies(facts)
-                trace.append(TraceEntry(f"{scenario.name}: {guard.label}", guard.span.file,
-                                        guard.span.line, denies))
+                trace.append(
+                    TraceEntry(
+                        f"{scenario.name}: {guard.label}", guard.span.file, guard.span.line, denies
+                    )
+                )
                 if denies:
-                    return Route("deny", scenario.name, scenario.sentence, tuple(trace),
-                                 denial=guard.denial)
-            return self._outcome(scenario.name, scenario.sentence, scenario.outcome,
-                                 tuple(trace), user)
-        return Route("deny", "(none)", "No scenario decides this call", tuple(trace),
-                     denial="no_scenario")
+                    return Route(
+                        "deny", scenario.name, scenario.sentence, tuple(trace), denial=guard.denial
+                    )
+            return self._outcome(
+                scenario.name, scenario.sentence, scenario.outcome, tuple(trace), user
+            )
+        return Route(
+            "deny", "(none)", "No scenario decides this call", tuple(trace), denial="no_scenario"
+        )
 
     def _outcome(
         self,
@@ -274,11 +306,25 @@ class Engine:
         licensed = user is not None and user.credits_licensed
         if isinstance(outcome, ast.PayPool):
             payer = outcome.spill
-            return Route("pool", name, sentence, trace, pool=outcome.pool.value, payer=payer,
-                         payer_licensed=payer == "tenant" or licensed)
+            return Route(
+                "pool",
+                name,
+                sentence,
+                trace,
+                pool=outcome.pool.value,
+                payer=payer,
+                payer_licensed=payer == "tenant" or licensed,
+            )
         payer = outcome.payer
-        return Route("credits", name, sentence, trace, paid_by="credits", payer=payer,
-                     payer_licensed=payer == "tenant" or licensed)
+        return Route(
+            "credits",
+            name,
+            sentence,
+            trace,
+            paid_by="credits",
+            payer=payer,
+            payer_licensed=payer == "tenant" or licensed,
+        )
 
     # ---- money and state --------------------------------------------------------------
 
@@ -299,8 +345,16 @@ class Engine:
             assert route.denial is not None
             return self._denied(call, b, state, route, route.denial)
         if kind in ("free", "included"):
-            return self._decision(call, b, state, route, route.paid_by, cost=self._zero,
-                                  seconds=call.duration, max_duration=None)
+            return self._decision(
+                call,
+                b,
+                state,
+                route,
+                route.paid_by,
+                cost=self._zero,
+                seconds=call.duration,
+                max_duration=None,
+            )
         settle = _Settlement(self, call, b, state, route, number, origin)
         if kind == "pool":
             ref = self._pool_ref(b, route, user)
@@ -477,21 +531,34 @@ class _Settlement:
             self.events.append(Event("balance_zero", amount=self.balance))
 
     def _price(self, duration: int, *, from_second: int = 0, connect_fee: bool = True) -> Decimal:
-        cost = self.card.price(self.number.digits, self.number.number_type, self.origin,
-                               self.call.start, duration, from_second=from_second,
-                               connect_fee=connect_fee)
+        cost = self.card.price(
+            self.number.digits,
+            self.number.number_type,
+            self.origin,
+            self.call.start,
+            duration,
+            from_second=from_second,
+            connect_fee=connect_fee,
+        )
         assert cost is not None
         return cost
 
     def _covers(self) -> bool:
-        return self.card.covers(self.number.digits, self.number.number_type, self.origin,
-                                self.call.start)
+        return self.card.covers(
+            self.number.digits, self.number.number_type, self.origin, self.call.start
+        )
 
     def _max(self, *, from_second: int = 0, connect_fee: bool = True) -> int | None:
         assert self.balance is not None
-        return self.card.max_duration(self.number.digits, self.number.number_type, self.origin,
-                                      self.call.start, self.balance, from_second=from_second,
-                                      connect_fee=connect_fee)
+        return self.card.max_duration(
+            self.number.digits,
+            self.number.number_type,
+            self.origin,
+            self.call.start,
+            self.balance,
+            from_second=from_second,
+            connect_fee=connect_fee,
+        )
 
     # -- outcomes
     def pay_credits(self, *, via_pool: bool = False) -> Decision:
@@ -502,19 +569,44 @@ class _Settlement:
         if denial is not None:
             if via_pool:
                 denial = "pool_exhausted"
-            return engine._denied(call, self.b, self.state, self.route, denial,
-                                  events=tuple(self.events), balance=self.balance)
+            return engine._denied(
+                call,
+                self.b,
+                self.state,
+                self.route,
+                denial,
+                events=tuple(self.events),
+                balance=self.balance,
+            )
         if call.duration is None:
-            return engine._decision(call, self.b, self.state, self.route, "credits",
-                                    cost=engine._zero, seconds=None, max_duration=self._max(),
-                                    balance=self.balance, events=tuple(self.events),
-                                    detail="paid from credits.")
+            return engine._decision(
+                call,
+                self.b,
+                self.state,
+                self.route,
+                "credits",
+                cost=engine._zero,
+                seconds=None,
+                max_duration=self._max(),
+                balance=self.balance,
+                events=tuple(self.events),
+                detail="paid from credits.",
+            )
         cost = self._price(call.duration)
         self._debit(cost)
-        return engine._decision(call, self.b, self.state, self.route, "credits", cost=cost,
-                                seconds=call.duration, max_duration=None, balance=self.balance,
-                                events=tuple(self.events),
-                                detail=f"{cost} {self.b.tenant.currency} from credits.")
+        return engine._decision(
+            call,
+            self.b,
+            self.state,
+            self.route,
+            "credits",
+            cost=cost,
+            seconds=call.duration,
+            max_duration=None,
+            balance=self.balance,
+            events=tuple(self.events),
+            detail=f"{cost} {self.b.tenant.currency} from credits.",
+        )
 
     def pay_pool(self, ref: PoolRef | None) -> Decision:
         engine, call, route = self.engine, self.call, self.route
@@ -531,10 +623,20 @@ class _Settlement:
             if route.payer is not None and self.credit_denial() is None and self._covers():
                 tail = self._max(from_second=pool_seconds, connect_fee=False)
                 limit = None if tail is None else pool_seconds + tail
-            return engine._decision(call, self.b, self.state, route, ref.paid_by,
-                                    cost=engine._zero, seconds=None, max_duration=limit,
-                                    pool=ref.key, balance=self.balance, events=tuple(self.events),
-                                    detail=f"{left} minutes left in pool {ref.key}.")
+            return engine._decision(
+                call,
+                self.b,
+                self.state,
+                route,
+                ref.paid_by,
+                cost=engine._zero,
+                seconds=None,
+                max_duration=limit,
+                pool=ref.key,
+                balance=self.balance,
+                events=tuple(self.events),
+                detail=f"{left} minutes left in pool {ref.key}.",
+            )
         minutes = -(-call.duration // 60)
         cost = engine._zero
         seconds = call.duration
@@ -546,15 +648,28 @@ class _Settlement:
             if route.payer is not None and self.credit_denial() is None and self._covers():
                 cost = self._price(call.duration, from_second=pool_seconds, connect_fee=False)
                 self._debit(cost)
-                detail = (f"{left} min from pool {ref.key}, the rest "
-                          f"{cost} {self.b.tenant.currency} from credits.")
+                detail = (
+                    f"{left} min from pool {ref.key}, the rest "
+                    f"{cost} {self.b.tenant.currency} from credits."
+                )
             else:
                 seconds = pool_seconds
                 detail = f"{left} min from pool {ref.key}; the call is cut where the pool ends."
         self._use_pool(ref, used, take)
-        return engine._decision(call, self.b, self.state, route, ref.paid_by, cost=cost,
-                                seconds=seconds, max_duration=None, pool=ref.key,
-                                balance=self.balance, events=tuple(self.events), detail=detail)
+        return engine._decision(
+            call,
+            self.b,
+            self.state,
+            route,
+            ref.paid_by,
+            cost=cost,
+            seconds=seconds,
+            max_duration=None,
+            pool=ref.key,
+            balance=self.balance,
+            events=tuple(self.events),
+            detail=detail,
+        )
 
     def _use_pool(self, ref: PoolRef, used: int, take: int) -> None:
         self.pool_use = (ref.key, take)

@@ -13,7 +13,7 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-__all__ = ["NumberInfo", "classify", "BadNumber"]
+__all__ = ["BadNumber", "NumberInfo", "classify"]
 
 _TYPES = {
     PhoneNumberType.FIXED_LINE: "fixed_line",
@@ -77,13 +77,18 @@ def classify(text: str, region: str) -> NumberInfo:
     except phonenumbers.NumberParseException as exc:
         raise BadNumber(f"'{text}' is not a phone number: {exc._msg}") from None
     if not phonenumbers.is_possible_number(parsed):
-        raise BadNumber(f"'{text}' is not a possible phone number (wrong length for +{parsed.country_code})")
+        raise BadNumber(
+            f"'{text}' is not a possible phone number (wrong length for +{parsed.country_code})"
+        )
     valid = phonenumbers.is_valid_number(parsed)
+    code = parsed.country_code or 0
     country = phonenumbers.region_code_for_number(parsed)
     if not country:
-        country = phonenumbers.region_code_for_country_code(parsed.country_code)
-    digits = f"{parsed.country_code}{parsed.national_number}"
+        country = phonenumbers.region_code_for_country_code(code)
+    national = str(parsed.national_number)
     if parsed.italian_leading_zero:
-        digits = f"{parsed.country_code}{'0' * (parsed.number_of_leading_zeros or 1)}{parsed.national_number}"
+        national = "0" * (parsed.number_of_leading_zeros or 1) + national
     number_type = _TYPES.get(phonenumbers.number_type(parsed), "unknown") if valid else "unknown"
-    return NumberInfo(text, digits, country or "ZZ", parsed.country_code, number_type, False, False, valid)
+    return NumberInfo(
+        text, f"{code}{national}", country or "ZZ", code, number_type, False, False, valid
+    )

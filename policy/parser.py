@@ -37,7 +37,7 @@ _WORDS = {
     "LPAR": "'('",
     "RPAR": "')'",
     "SUBJECT": "'user' or 'organizer'",
-    "SUBJECT_PLAN": "\"user's\" or \"organizer's\"",
+    "SUBJECT_PLAN": '"user\'s" or "organizer\'s"',
     "PAYER": "'user', 'organizer' or 'tenant'",
     "_LICENCE": "'licence'",
     "CREDITS": "'credits'",
@@ -81,7 +81,12 @@ def _expected(exc: UnexpectedToken | UnexpectedEOF | UnexpectedCharacters) -> li
 def _hint_for(found: str, expected: list[str]) -> str | None:
     if found.startswith("'"):
         return 'strings use double quotes: "like this"'
-    if len(found) == 2 and found.isalpha() and found.islower() and "a country code such as US" in expected:
+    if (
+        len(found) == 2
+        and found.isalpha()
+        and found.islower()
+        and "a country code such as US" in expected
+    ):
         return f"country codes are upper case: {found.upper()}"
     if found.isupper() and "a name" in expected:
         return "names are lower_snake_case; country codes are upper case"
@@ -112,7 +117,9 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
         message,
         location=Location(file, line, column),
         source_line=source,
-        hint=_hint_for(found.strip("'\"") if found.startswith("'") and len(found) > 3 else found, expected),
+        hint=_hint_for(
+            found.strip("'\"") if found.startswith("'") and len(found) > 3 else found, expected
+        ),
     )
 
 
@@ -169,7 +176,9 @@ class _Builder(Transformer[Token, Any]):
                 pooled = item[1]
             elif isinstance(item, tuple) and item and isinstance(item[0], ast.Name):
                 countries = item
-        return ast.Area(self._name(items[0]), self._title(items), countries, pooled, self._span(meta))
+        return ast.Area(
+            self._name(items[0]), self._title(items), countries, pooled, self._span(meta)
+        )
 
     @v_args(meta=True)
     def licence(self, meta: Any, items: list[Any]) -> ast.Licence:
@@ -396,4 +405,3 @@ def parse(text: str, file: str = "<policy>") -> ast.Module:
         raise _syntax_error(exc, file, lines) from None
     statements = _Builder(file).transform(tree)
     return ast.Module(file, tuple(statements), tuple(lines))
-

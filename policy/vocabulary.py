@@ -50,8 +50,12 @@ CREDIT_EVENTS = ("recharge_succeeded", "recharge_failed", "balance_zero")
 # own refusals). A policy may re-declare one to change its sentence.
 BUILTIN_DENIALS = {
     "unknown_user": "The calling user is not a user of this tenant.",
-    "pool_exhausted": "The plan's minutes for this month are used up and the call cannot be paid from credits.",
-    "no_credits_license": "The user has no Communications Credits licence, so the call cannot be paid from credits.",
+    "pool_exhausted": (
+        "The plan's minutes for this month are used up and the call cannot be paid from credits."
+    ),
+    "no_credits_license": (
+        "The user has no Communications Credits licence, so the call cannot be paid from credits."
+    ),
     "credits_not_set_up": "Communications Credits are not set up for this organisation.",
     "balance_exhausted": "The Communications Credits balance is used up.",
     "no_rate": "No rate in the rate card prices this call, so it cannot be paid from credits.",

@@ -1,0 +1,101 @@
+"""Benchmark rate-card lookups: a generated card of 60,000 prefixes, µs per call.
+
+Run: ``python benchmarks/bench_rating.py`` (prints figures; asserts nothing).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from policy.ratecard import RateCard, Rounding
+
+PREFIXES = 60_000
+START = datetime(2026, 11, 25, 17, 58, tzinfo=timezone.utc)
+
+
+def build_rows(rng: random.Random) -> tuple[list[dict[str, str]], list[str]]:
+    """60,000 distinct prefixes (country code + 2..5 digits), each fixed and mobile, 2 tiers."""
+    codes = ["1", "7", "20", "27", "33", "34", "39", "44", "49", "52", "55", "61", "81", "86",
+             "91", "234", "351", "353", "358", "420", "852", "886", "971", "972"]  # fmt: skip
+    prefixes: set[str] = set()
+    while len(prefixes) < PREFIXES:
+        code = rng.choice(codes)
+        prefixes.add(code + "".join(rng.choice("0123456789") for _ in range(rng.randint(2, 5))))
+    rows = []
+    for prefix in sorted(prefixes):
+        for number_type, rate in (("fixed_line", "0.0240"), ("mobile", "0.0600")):
+            for start, inc in (("0", "60"), ("60", "1")):
+                rows.append({
+                    "prefix": prefix, "destination": "generated", "number_type": number_type,
+                    "origin": "", "connect_fee": "0.01" if start == "0" else "", "rate": rate,
+                    "rate_unit": "60", "increment": inc, "from_second": start,
+                })  # fmt: skip
+    rows.append({"prefix": "", "destination": "rest", "number_type": "", "origin": "",
+                 "connect_fee": "0.10", "rate": "1.00", "rate_unit": "60", "increment": "60",
+                 "from_second": "0"})  # fmt: skip
+    # One prefix with a peak window, to time the split path too.
+    rows.append({"prefix": "4420", "destination": "peak", "number_type": "mobile", "origin": "",
+                 "connect_fee": "0", "rate": "0.12", "rate_unit": "60", "increment": "1",
+                 "from_second": "0", "days": "mon-fri", "time_from": "08:00",
+                 "time_to": "18:00"})  # fmt: skip
+    return rows, sorted(prefixes)
+
+
+def median_us(fn: Callable[[], object], calls: int, repeats: int = 7) -> float:
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - t0) / calls / 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    rng = random.Random(20261125)
+    rows, prefixes = build_rows(rng)
+    t0 = time.perf_counter()
+    card = RateCard.from_rows(rows, rounding=Rounding("half_up", 2))
+    build_s = time.perf_counter() - t0
+    numbers = [p + "".join(rng.choice("0123456789") for _ in range(12 - len(p))) for p in prefixes]
+    rng.shuffle(numbers)
+    hot = numbers[:1000]
+    price = card.price
+
+    def repeated() -> None:
+        for digits in hot:
+            price(digits, "mobile", None, START, 125)
+
+    def distinct() -> None:
+        card._cache.clear()  # every number unseen: prefix probes + per-prefix route cache
+        for digits in numbers[:20_000]:
+            price(digits, "mobile", None, START, 125)
+
+    def cold() -> None:
+        card._cache.clear()
+        card._routes.clear()  # nothing cached: probes and route building
+        for digits in numbers[:20_000]:
+            price(digits, "mobile", None, START, 125)
+
+    def windowed() -> None:
+        for _ in range(1000):
+            price("442071234567", "mobile", None, START, 300)
+
+    def budget() -> None:
+        for digits in hot:
+            card.max_duration(digits, "mobile", None, START, Decimal("5.00"))
+
+    print(f"card: {len(rows)} rows, {len(prefixes)} prefixes, built in {build_s:.2f} s")
+    print(f"price, same 1,000 numbers again (cache hit)   : {median_us(repeated, 1000):6.2f} µs")
+    print(f"price, 20,000 unseen numbers (prefix lookup)  : {median_us(distinct, 20_000):6.2f} µs")
+    print(f"price, 20,000 numbers, all caches cold        : {median_us(cold, 20_000):6.2f} µs")
+    print(f"price, call split by a peak/off-peak edge     : {median_us(windowed, 1000):6.2f} µs")
+    print(f"max_duration, $5.00 budget                    : {median_us(budget, 1000):6.2f} µs")
+
+
+if __name__ == "__main__":
+    main()
