@@ -101,6 +101,14 @@ class CompiledScenario:
     guards: tuple[GuardRule, ...]
     outcome: ast.Outcome
     node: ast.Scenario
+    parts: tuple[tuple[str, Test], ...] = ()  # the top-level "and" parts, for explanations
+
+    def first_failure(self, facts: Facts) -> str | None:
+        """The first part of the condition that does not hold (for traces), if any."""
+        for label, test in self.parts:
+            if not test(facts):
+                return f"failed: {label}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +241,11 @@ def _number_class_test(name: str) -> Test:
     return lambda f: f.number.number_type in types
 
 
+def _parts(cond: ast.Condition, catalog: Catalog) -> tuple[tuple[str, Test], ...]:
+    items = cond.items if isinstance(cond, ast.AllOf) else (cond,)
+    return tuple((describe(item), _compile_condition(item, catalog)) for item in items)
+
+
 def uses_state(cond: ast.Condition) -> bool:
     if isinstance(cond, ast.AllOf | ast.AnyOf):
         return any(uses_state(c) for c in cond.items)
@@ -311,6 +324,7 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
                 guards,
                 node.outcome,
                 node,
+                _parts(node.condition, catalog),
             )
         )
 

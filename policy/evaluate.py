@@ -268,7 +268,8 @@ class Engine:
         for scenario in self.policy.scenarios:
             matched = scenario.test(facts)
             span = scenario.span
-            trace.append(TraceEntry(scenario.name, span.file, span.line, matched))
+            note = None if matched else scenario.first_failure(facts)
+            trace.append(TraceEntry(scenario.name, span.file, span.line, matched, note))
             if not matched:
                 continue
             for guard in scenario.guards:

@@ -243,9 +243,10 @@ class TariffTable:
                 den = math.lcm(den, t.max_cost.as_integer_ratio()[1])
         self._den = den
         self._mul: int = 10**self.rounding.decimals
-        self._mode = self.rounding.method
+        self._up = self.rounding.method == "up"
+        self._half_up = self.rounding.method == "half_up"
         self._dec = -self.rounding.decimals
-        self._zero = Decimal(0).scaleb(self._dec)
+        self._amounts: dict[int, Decimal] = {}  # rounded units -> Decimal (immutable, shared)
         by_prefix: dict[str, list[_Plan]] = {}
         for t in sorted(self.tariffs, key=_specificity):
             by_prefix.setdefault(t.prefix, []).append(_Plan(t, den))
@@ -257,28 +258,28 @@ class TariffTable:
     # -- lookup -----------------------------------------------------------------------
 
     def _route(self, digits: str, number_type: str | None, origin: str | None) -> _Route:
-        key = (digits, number_type, origin)
-        route = self._cache.get(key)
-        if route is not None:
-            return route
+        route = self._cache.get((digits, number_type, origin))
+        return route if route is not None else self._lookup(digits, number_type, origin)
+
+    def _lookup(self, digits: str, number_type: str | None, origin: str | None) -> _Route:
+        """Longest existing prefix by dict probes, then its cached route; caches the number."""
         if not digits.isdigit() and digits:
             raise ValueError(f"digits must be the E.164 digits without '+', got {digits!r}")
-        longest = None
         index = self._by_prefix
         for n in self._lengths:
-            candidate = digits[:n]
-            if candidate in index:
-                longest = candidate
+            longest = digits[:n]
+            if longest in index:
+                rkey = (longest, number_type, origin)
+                route = self._routes.get(rkey)
+                if route is None:
+                    route = self._routes[rkey] = self._build_route(longest, number_type, origin)
                 break
-        if longest is None:
-            route = _NO_ROUTE
         else:
-            rkey = (longest, number_type, origin)
-            route = self._routes.get(rkey) or self._build_route(longest, number_type, origin)
-            self._routes[rkey] = route
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = route
+            route = _NO_ROUTE
+        cache = self._cache
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[(digits, number_type, origin)] = route
         return route
 
     def _build_route(self, longest: str, number_type: str | None, origin: str | None) -> _Route:
@@ -329,12 +330,18 @@ class TariffTable:
         """
         route = self._cache.get((digits, number_type, origin))
         if route is None:
-            route = self._route(digits, number_type, origin)
+            route = self._lookup(digits, number_type, origin)
         plan = route.const
         if plan is not None and 0 <= from_second < duration:
-            total = plan.seg(from_second, duration)
-            if connect_fee:
-                total += plan.connect
+            # Fast path: one tariff whatever the time (no window can change it).
+            total = plan.connect if connect_fee else 0
+            for first, until, inc, step in plan.steps:
+                if duration <= first:
+                    break
+                lo = from_second if from_second > first else first
+                hi = duration if duration < until else until
+                if hi > lo:
+                    total += (hi - lo + inc - 1) // inc * step
             cap = plan.cap
             if cap is not None and total > cap:
                 total = cap
@@ -449,16 +456,22 @@ class TariffTable:
         return total, cap
 
     def _round(self, total: int) -> int:
+        """``total / _den`` rounded to whole units of 10**-decimals."""
         q, r = divmod(total * self._mul, self._den)
-        if r:
-            mode = self._mode
-            if mode == "up" or (mode == "half_up" and 2 * r >= self._den):
-                q += 1
+        if r and (self._up or (self._half_up and 2 * r >= self._den)):
+            q += 1
         return q
 
     def _to_decimal(self, total: int) -> Decimal:
-        q = self._round(total)
-        return Decimal(q).scaleb(self._dec) if q else self._zero
+        q, r = divmod(total * self._mul, self._den)
+        if r and (self._up or (self._half_up and 2 * r >= self._den)):
+            q += 1
+        amount = self._amounts.get(q)
+        if amount is None:
+            if len(self._amounts) >= _CACHE_LIMIT:
+                self._amounts.clear()
+            amount = self._amounts[q] = Decimal(q).scaleb(self._dec)
+        return amount
 
 
 def _specificity(t: Tariff) -> tuple[int, int, int, int]:
