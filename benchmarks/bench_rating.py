@@ -39,7 +39,7 @@ def build_rows(rng: random.Random) -> tuple[list[dict[str, str]], list[str]]:
                  "connect_fee": "0.10", "rate": "1.00", "rate_unit": "60", "increment": "60",
                  "from_second": "0"})  # fmt: skip
     # One prefix with a peak window, to time the split path too.
-    rows.append({"prefix": "4420", "destination": "peak", "number_type": "mobile", "origin": "",
+    rows.append({"prefix": "999", "destination": "peak", "number_type": "mobile", "origin": "",
                  "connect_fee": "0", "rate": "0.12", "rate_unit": "60", "increment": "1",
                  "from_second": "0", "days": "mon-fri", "time_from": "08:00",
                  "time_to": "18:00"})  # fmt: skip
@@ -77,13 +77,14 @@ def main() -> None:
 
     def cold() -> None:
         card._cache.clear()
-        card._routes.clear()  # nothing cached: probes and route building
+        for entry in card._by_prefix.values():  # nothing cached: probes and route building
+            entry.routes.clear()
         for digits in numbers[:20_000]:
             price(digits, "mobile", None, START, 125)
 
     def windowed() -> None:
         for _ in range(1000):
-            price("442071234567", "mobile", None, START, 300)
+            price("999123456789", "mobile", None, START, 300)
 
     def budget() -> None:
         for digits in hot:

@@ -40,6 +40,7 @@ __all__ = [
     "Plan",
     "PlanIs",
     "PlanPool",
+    "Pooling",
     "PoolHasMinutes",
     "Region",
     "Role",
@@ -80,12 +81,22 @@ class Zone:
 
 @dataclass(frozen=True, slots=True)
 class Area:
-    """A domestic area: its countries are domestic to one another; pools key by ``pooled_as``."""
+    """A domestic area: its countries are domestic to one another.
+
+    ``pooling`` lists countries whose users share another country's pools
+    (``, PR pooled with US``)."""
 
     name: Name
     title: str | None
     countries: tuple[Name, ...]
-    pooled_as: Name | None
+    pooling: tuple[Pooling, ...]
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Pooling:
+    countries: tuple[Name, ...]
+    target: Name
     span: Span
 
 

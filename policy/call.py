@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from .documents import Document, validate
+from .documents import Document
 from .errors import Location, SchemaError
+from .validation import validate
 
 __all__ = ["Call", "calls_from_document"]
 

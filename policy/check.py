@@ -195,14 +195,17 @@ def _check_countries(catalog: Catalog, report: _Reporter) -> None:
                 )
             seen.add(code.value)
     for area in catalog.areas.values():
-        if area.pooled_as is not None:
-            check(area.pooled_as)
-            if area.pooled_as.value not in {c.value for c in area.countries}:
-                report.add(
-                    area.pooled_as.span,
-                    f"'{area.pooled_as.value}' is not one of the area's countries",
-                    code="type",
-                )
+        members = {c.value for c in area.countries}
+        for pooling in area.pooling:
+            for code in (*pooling.countries, pooling.target):
+                check(code)
+                if code.value not in members:
+                    report.add(
+                        code.span,
+                        f"'{code.value}' is not one of the area's countries",
+                        hint="pooling joins countries of the same domestic area",
+                        code="type",
+                    )
     countries_in_areas: dict[str, str] = {}
     for area in catalog.areas.values():
         for code in area.countries:

@@ -218,10 +218,11 @@ def _data_kind(path: Path, data: Any) -> str | None:
 
 
 def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
-    from .documents import load_document, validate
+    from .documents import load_document
     from .errors import Location
     from .ratecard import RateCard
     from .source import display_name
+    from .validation import validate
 
     name = display_name(path)
     try:

@@ -334,8 +334,9 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
         members = frozenset(c.value for c in area.countries)
         for country in members:
             domestic[country] = members
-            if area.pooled_as is not None:
-                pool_country[country] = area.pooled_as.value
+        for pooling in area.pooling:
+            for code in pooling.countries:
+                pool_country[code.value] = pooling.target.value
 
     plan_pools: dict[tuple[str, str], PlanPoolSpec] = {}
     for plan in catalog.plans.values():

@@ -174,24 +174,17 @@ class Engine:
         policy = self.policy
         tenant = b.tenant
         user: BoundUser | None = None
+        unknown = None
         if call.user:
             user = b.users.get(call.user.lower())
             if user is None:
-                return self._engine_denial(
-                    call,
-                    b,
-                    state,
-                    "unknown_user",
-                    f"'{call.user}' is not a user of tenant {tenant.name}.",
-                )
+                unknown = f"'{call.user}' is not a user of tenant {tenant.name}."
         elif call.direction == "outbound" and call.context in ("user", "meeting"):
-            return self._engine_denial(
-                call,
-                b,
-                state,
-                "unknown_user",
-                "The call names no user (outbound calls need the calling user or organizer).",
-            )
+            unknown = "The call names no user (outbound calls need the calling user or organizer)."
+        if unknown is not None:
+            # Emergency calls are always connected (SPEC): judged in the tenant's country.
+            if not self._number(call, "to", call.to, tenant.country).emergency:
+                return self._engine_denial(call, b, state, "unknown_user", unknown)
         region = user.location if user is not None else tenant.country
         number = self._number(call, "to", call.to, region)
         if call.from_:

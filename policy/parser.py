@@ -163,21 +163,18 @@ class _Builder(Transformer[Token, Any]):
     def zone(self, meta: Any, items: list[Any]) -> ast.Zone:
         return ast.Zone(self._name(items[0]), self._title(items), items[-1], self._span(meta))
 
-    @v_args(inline=True)
-    def pooled_as(self, token: Token) -> tuple[str, ast.Name]:
-        return ("pooled_as", self._name(token))
+    @v_args(meta=True)
+    def pooling(self, meta: Any, items: list[Any]) -> ast.Pooling:
+        return ast.Pooling(items[0], self._name(items[1]), self._span(meta))
 
     @v_args(meta=True)
     def area(self, meta: Any, items: list[Any]) -> ast.Area:
-        pooled = None
-        countries: tuple[ast.Name, ...] = ()
-        for item in items[1:]:
-            if isinstance(item, tuple) and item and item[0] == "pooled_as":
-                pooled = item[1]
-            elif isinstance(item, tuple) and item and isinstance(item[0], ast.Name):
-                countries = item
+        pooling = tuple(i for i in items if isinstance(i, ast.Pooling))
+        countries = next(
+            i for i in items[1:] if isinstance(i, tuple) and i and isinstance(i[0], ast.Name)
+        )
         return ast.Area(
-            self._name(items[0]), self._title(items), countries, pooled, self._span(meta)
+            self._name(items[0]), self._title(items), countries, pooling, self._span(meta)
         )
 
     @v_args(meta=True)

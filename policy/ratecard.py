@@ -68,7 +68,10 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("days", "time_from", "time_to", "max_cost")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+_COLUMN_SET = frozenset(COLUMNS)
+_REQUIRED_SET = frozenset(REQUIRED_COLUMNS)
 SCHEMA_NAME = "ratecard.schema.json"
+MAX_FINDINGS = 100  # bad rows reported at once
 
 _DAY_NAMES = {name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))}
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
@@ -120,28 +123,38 @@ class RateCard(TariffTable):
         """Build a card from dicts of column → cell text; errors name row *n* as line *n*."""
         records: list[tuple[int, dict[str, str]]] = []
         for n, row in enumerate(rows, start=1):
-            cells: dict[str, str] = {}
-            for key, value in row.items():
-                if key not in COLUMNS:
-                    raise SchemaError(
-                        f"unknown column{_suggest(key, COLUMNS)}",
-                        location=Location(source, n),
-                        path=str(key),
-                    )
-                if isinstance(value, float):
-                    raise SchemaError(
-                        f"{value!r} is a float; give money as a string or Decimal",
-                        location=Location(source, n),
-                        path=key,
-                    )
-                cells[key] = "" if value is None else str(value).strip()
-            for key in REQUIRED_COLUMNS:
-                if key not in cells:
-                    raise SchemaError(
-                        "required column is missing", location=Location(source, n), path=key
-                    )
+            unknown = row.keys() - _COLUMN_SET
+            if unknown:
+                key = str(sorted(map(str, unknown))[0])
+                raise SchemaError(
+                    f"unknown column{_suggest(key, COLUMNS)}",
+                    location=Location(source, n),
+                    path=key,
+                )
+            missing = _REQUIRED_SET - row.keys()
+            if missing:
+                key = next(c for c in REQUIRED_COLUMNS if c in missing)
+                raise SchemaError(
+                    "required column is missing", location=Location(source, n), path=key
+                )
+            cells = {
+                k: v.strip() if type(v) is str else _cell_text(v, k, source, n)
+                for k, v in row.items()
+            }
             records.append((n, cells))
         return cls(_tariffs(records, source), currency=currency, rounding=rounding, source=source)
+
+
+def _cell_text(value: object, column: str, source: str, line: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        raise SchemaError(
+            f"{value!r} is a float; give money as a string or Decimal",
+            location=Location(source, line),
+            path=column,
+        )
+    return str(value).strip()
 
 
 def load_ratecard(path: str | os.PathLike[str]) -> RateCard:
@@ -248,127 +261,148 @@ class _Row:
     max_cost: Decimal | None
 
 
-class _Cells:
-    """One row's cells with the means to complain about them at the right place."""
+class _Bad(Exception):
+    """A cell parser's complaint; :func:`_parse_row` adds the place and the column."""
 
-    __slots__ = ("cells", "line", "source")
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
 
-    def __init__(self, cells: Mapping[str, str], line: int, source: str) -> None:
-        self.cells, self.line, self.source = cells, line, source
 
-    def fail(self, column: str, message: str, hint: str | None = None) -> SchemaError:
-        return SchemaError(
-            message, location=Location(self.source, self.line), path=column, hint=hint
+# The parsers below are pure and memoised: a card repeats the same few cell values.
+
+
+@lru_cache(maxsize=4096)
+def _money(text: str) -> Decimal | None:
+    if not text:
+        return None
+    if not _DECIMAL.match(text):
+        raise _Bad(f"{text!r} is not a decimal")
+    value = Decimal(text)
+    if value < 0:
+        raise _Bad(f"{text!r} must not be negative")
+    return value
+
+
+@lru_cache(maxsize=4096)
+def _seconds(text: str, minimum: int, default: int | None) -> int:
+    if not text:
+        if default is None:
+            raise _Bad("is required")
+        return default
+    if not _INTEGER.match(text):
+        raise _Bad(f"{text!r} is not a whole number of seconds")
+    value = int(text)
+    if value < minimum:
+        raise _Bad(
+            f"{text!r} " + ("must not be negative" if minimum == 0 else "must be at least 1")
         )
+    return value
 
-    def text(self, column: str) -> str:
-        return self.cells.get(column, "")
 
-    def money(self, column: str, *, required: bool) -> Decimal | None:
-        text = self.text(column)
-        if not text:
-            if required:
-                raise self.fail(column, "is required")
-            return None
-        if not _DECIMAL.match(text):
-            raise self.fail(column, f"{text!r} is not a decimal")
-        value = Decimal(text)
-        if value < 0:
-            raise self.fail(column, f"{text!r} must not be negative")
-        return value
+@lru_cache(maxsize=1024)
+def _time(text: str, is_from: bool) -> int | None:
+    if not text:
+        return None
+    m = _TIME.match(text)
+    if not m:
+        raise _Bad(f"{text!r} is not a time HH:MM")
+    hours, minutes = int(m.group(1)), int(m.group(2))
+    if minutes > 59 or hours > 24 or (hours == 24 and minutes):
+        raise _Bad(f"{text!r} is not a time between 00:00 and 24:00")
+    if hours == 24 and is_from:
+        raise _Bad("'24:00' is the end of the day; start at 00:00 instead")
+    return hours * 3600 + minutes * 60
 
-    def seconds(self, column: str, *, minimum: int, default: int | None = None) -> int:
-        text = self.text(column)
-        if not text:
-            if default is None:
-                raise self.fail(column, "is required")
-            return default
-        if not _INTEGER.match(text):
-            raise self.fail(column, f"{text!r} is not a whole number of seconds")
-        value = int(text)
-        if value < minimum:
-            rule = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
-            raise self.fail(column, f"{text!r} {rule}")
-        return value
 
-    def time(self, column: str) -> int | None:
-        text = self.text(column)
-        if not text:
-            return None
-        m = _TIME.match(text)
-        if not m:
-            raise self.fail(column, f"{text!r} is not a time HH:MM")
-        hours, minutes = int(m.group(1)), int(m.group(2))
-        if minutes > 59 or hours > 24 or (hours == 24 and minutes):
-            raise self.fail(column, f"{text!r} is not a time between 00:00 and 24:00")
-        if hours == 24 and column == "time_from":
-            raise self.fail(column, "'24:00' is the end of the day; start at 00:00 instead")
-        return hours * 3600 + minutes * 60
-
-    def days(self) -> tuple[int, ...]:
-        text = self.text("days").lower()
-        if not text:
-            return ()
-        found: set[int] = set()
-        for token in text.split(","):
-            first, dash, last = (part.strip() for part in token.partition("-"))
-            ends = [first, last] if dash else [first]
-            for name in ends:
-                if name not in _DAY_NAMES:
-                    raise self.fail(
-                        "days",
-                        f"{self.text('days')!r}: {name!r} is not a day{_suggest(name, _DAY_NAMES)}",
-                        hint="write days like mon-fri, sat,sun or mon,wed,fri",
-                    )
-            i, j = _DAY_NAMES[ends[0]], _DAY_NAMES[ends[-1]]
+@lru_cache(maxsize=1024)
+def _days(text: str) -> tuple[int, ...]:
+    if not text:
+        return ()
+    found: set[int] = set()
+    for token in text.lower().split(","):
+        first, dash, last = (part.strip() for part in token.partition("-"))
+        ends = [first, last] if dash else [first]
+        for name in ends:
+            if name not in _DAY_NAMES:
+                raise _Bad(
+                    f"{text!r}: {name!r} is not a day{_suggest(name, _DAY_NAMES)}",
+                    "write days like mon-fri, sat,sun or mon,wed,fri",
+                )
+        i, j = _DAY_NAMES[ends[0]], _DAY_NAMES[ends[-1]]
+        found.add(i)
+        while i != j:
+            i = (i + 1) % 7
             found.add(i)
-            while i != j:
-                i = (i + 1) % 7
-                found.add(i)
-        return tuple(sorted(found))
+    return tuple(sorted(found))
+
+
+@lru_cache(maxsize=4096)
+def _prefix(text: str) -> str:
+    if text and not (text.isascii() and text.isdigit()):
+        hint = "write the digits after '+', e.g. 44 for +44" if text.startswith("+") else None
+        raise _Bad(f"{text!r} is not a digit prefix", hint)
+    return text
+
+
+@lru_cache(maxsize=256)
+def _number_type(text: str) -> str | None:
+    if text and text not in NUMBER_TYPES:
+        raise _Bad(f"{text!r} is not one of {list(NUMBER_TYPES)}" + _suggest(text, NUMBER_TYPES))
+    return text or None
+
+
+@lru_cache(maxsize=1024)
+def _origin(text: str) -> str | None:
+    if text and not _ORIGIN.match(text):
+        raise _Bad(f"{text!r} is not a country code (two capital letters, e.g. US)")
+    return text or None
 
 
 def _parse_row(cells: Mapping[str, str], line: int, source: str) -> _Row:
-    c = _Cells(cells, line, source)
-    prefix = c.text("prefix")
-    if prefix and not (prefix.isascii() and prefix.isdigit()):
-        hint = "write the digits after '+', e.g. 44 for +44" if prefix.startswith("+") else None
-        raise c.fail("prefix", f"{prefix!r} is not a digit prefix", hint)
-    number_type = c.text("number_type") or None
-    if number_type is not None and number_type not in NUMBER_TYPES:
-        raise c.fail(
-            "number_type",
-            f"{number_type!r} is not one of {list(NUMBER_TYPES)}"
-            + _suggest(number_type, NUMBER_TYPES),
-        )
-    origin = c.text("origin") or None
-    if origin is not None and not _ORIGIN.match(origin):
-        raise c.fail("origin", f"{origin!r} is not a country code (two capital letters, e.g. US)")
-    rate = c.money("rate", required=True)
-    assert rate is not None
-    time_from, time_to = c.time("time_from"), c.time("time_to")
-    if time_from is not None and time_to is None:
-        raise c.fail("time_to", "time_from is set, so time_to is required")
-    if time_to is not None and time_from is None:
-        raise c.fail("time_from", "time_to is set, so time_from is required")
-    if time_from is not None and time_from == time_to:
-        raise c.fail("time_to", "equals time_from: an empty window (leave both empty for all day)")
+    get = cells.get
+    column = "prefix"
+    try:
+        prefix = _prefix(get("prefix", ""))
+        column = "number_type"
+        number_type = _number_type(get("number_type", ""))
+        column = "origin"
+        origin = _origin(get("origin", ""))
+        column = "connect_fee"
+        connect_fee = _money(get("connect_fee", ""))
+        column = "rate"
+        rate = _money(get("rate", ""))
+        if rate is None:
+            raise _Bad("is required")
+        column = "rate_unit"
+        rate_unit = _seconds(get("rate_unit", ""), 1, None)
+        column = "increment"
+        increment = _seconds(get("increment", ""), 1, None)
+        column = "from_second"
+        from_second = _seconds(get("from_second", ""), 0, 0)
+        column = "days"
+        days = _days(get("days", ""))
+        column = "time_from"
+        time_from = _time(get("time_from", ""), True)
+        column = "time_to"
+        time_to = _time(get("time_to", ""), False)
+        if time_from is not None and time_to is None:
+            raise _Bad("time_from is set, so time_to is required")
+        if time_from is not None and time_from == time_to:
+            raise _Bad("equals time_from: an empty window (leave both empty for all day)")
+        column = "time_from"
+        if time_to is not None and time_from is None:
+            raise _Bad("time_to is set, so time_from is required")
+        column = "max_cost"
+        max_cost = _money(get("max_cost", ""))
+    except _Bad as bad:
+        raise SchemaError(
+            bad.message, location=Location(source, line), path=column, hint=bad.hint
+        ) from None
     return _Row(
-        line=line,
-        prefix=prefix,
-        destination=c.text("destination"),
-        number_type=number_type,
-        origin=origin,
-        connect_fee=c.money("connect_fee", required=False),
-        rate=rate,
-        rate_unit=c.seconds("rate_unit", minimum=1),
-        increment=c.seconds("increment", minimum=1),
-        from_second=c.seconds("from_second", minimum=0, default=0),
-        days=c.days(),
-        time_from=time_from,
-        time_to=time_to,
-        max_cost=c.money("max_cost", required=False),
-    )
+        line, prefix, get("destination", ""), number_type, origin, connect_fee, rate,
+        rate_unit, increment, from_second, days, time_from, time_to, max_cost,
+    )  # fmt: skip
 
 
 # -- tariffs ---------------------------------------------------------------------------
@@ -378,15 +412,44 @@ _Key = tuple[str, str | None, str | None, tuple[int, ...], int | None, int | Non
 
 
 def _tariffs(records: Sequence[tuple[int, Mapping[str, str]]], source: str) -> list[Tariff]:
+    """Parse rows and group them into tariffs; every problem is reported, the first raised."""
+    errors: list[SchemaError] = []
     groups: dict[_Key, list[_Row]] = {}
     for line, cells in records:
-        row = _parse_row(cells, line, source)
+        try:
+            row = _parse_row(cells, line, source)
+        except SchemaError as error:
+            errors.append(error)
+            if len(errors) >= MAX_FINDINGS:
+                break
+            continue
         key = (row.prefix, row.number_type, row.origin, row.days, row.time_from, row.time_to)
         groups.setdefault(key, []).append(row)
     tariffs: list[Tariff] = []
-    for order, rows in enumerate(groups.values()):
-        tariffs.append(_tariff(rows, order, source))
+    if not errors:  # a tariff missing a bad row would only repeat the complaint
+        for order, rows in enumerate(groups.values()):
+            try:
+                tariffs.append(_tariff(rows, order, source))
+            except SchemaError as error:
+                errors.append(error)
+    if errors:
+        raise _all_of(errors)
     return tariffs
+
+
+def _all_of(errors: list[SchemaError]) -> SchemaError:
+    """The earliest error, carrying every finding (the command line shows them all)."""
+    findings = sorted(
+        (e.finding for e in errors), key=lambda f: f.location.line if f.location else 0
+    )
+    first = findings[0]
+    return SchemaError(
+        first.message,
+        location=first.location,
+        path=first.path,
+        hint=first.hint,
+        findings=tuple(findings),
+    )
 
 
 def _tariff(rows: list[_Row], order: int, source: str) -> Tariff:
@@ -463,22 +526,25 @@ def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
         data = {}
     errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path)))
     if errors:
-        error = errors[0]
-        parts = [str(p) for p in error.absolute_path]
-        message = error.message
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            known = error.schema.get("properties", {})
-            extra = next(k for k in error.instance if k not in known)
-            parts.append(str(extra))
-            message = f"unknown field{_suggest(str(extra), known)}"
-        raise SchemaError(
-            message,
-            location=Location(source, _yaml_line(node, parts)),
-            path=".".join(parts) or "(document)",
-        )
+        raise _all_of([_sidecar_error(e, node, source) for e in errors])
     rounding = data.get("rounding", {})
     return data.get("currency"), Rounding(
         method=rounding.get("method", "half_up"), decimals=rounding.get("decimals", 2)
+    )
+
+
+def _sidecar_error(error: Any, node: yaml.Node | None, source: str) -> SchemaError:
+    parts = [str(p) for p in error.absolute_path]
+    message = error.message
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = error.schema.get("properties", {})
+        extra = next(k for k in error.instance if k not in known)
+        parts.append(str(extra))
+        message = f"unknown field{_suggest(str(extra), known)}"
+    return SchemaError(
+        message,
+        location=Location(source, _yaml_line(node, parts)),
+        path=".".join(parts) or "(document)",
     )
 
 

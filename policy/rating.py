@@ -228,6 +228,16 @@ class _Route:
 _NO_ROUTE = _Route(())
 
 
+class _Entry:
+    """One prefix: its tariffs best first, and the routes built from it so far."""
+
+    __slots__ = ("plans", "routes")
+
+    def __init__(self, plans: tuple[_Plan, ...]) -> None:
+        self.plans = plans
+        self.routes: dict[tuple[str | None, str | None], _Route] = {}
+
+
 class TariffTable:
     """Compiled tariffs: prefix index, exact integer money, cached routes per number."""
 
@@ -250,9 +260,18 @@ class TariffTable:
         by_prefix: dict[str, list[_Plan]] = {}
         for t in sorted(self.tariffs, key=_specificity):
             by_prefix.setdefault(t.prefix, []).append(_Plan(t, den))
-        self._by_prefix = {p: tuple(plans) for p, plans in by_prefix.items()}
-        self._lengths = tuple(sorted({len(p) for p in by_prefix}, reverse=True))
-        self._routes: dict[tuple[str, str | None, str | None], _Route] = {}
+        self._by_prefix = {p: _Entry(tuple(plans)) for p, plans in by_prefix.items()}
+        # Prefix lengths worth probing, by a number's first two digits (fewer probes). A
+        # number whose first two digits start no prefix can only match "" or one digit.
+        heads: dict[str, set[int]] = {}
+        for p in by_prefix:
+            if len(p) >= 2:
+                heads.setdefault(p[:2], set()).add(len(p))
+        short = [p for p in by_prefix if len(p) < 2]
+        for head, lengths in heads.items():
+            lengths.update(len(p) for p in short if head.startswith(p))
+        self._heads = {h: tuple(sorted(ls, reverse=True)) for h, ls in heads.items()}
+        self._short = tuple(sorted({len(p) for p in short}, reverse=True))
         self._cache: dict[tuple[str, str | None, str | None], _Route] = {}
 
     # -- lookup -----------------------------------------------------------------------
@@ -266,13 +285,14 @@ class TariffTable:
         if not digits.isdigit() and digits:
             raise ValueError(f"digits must be the E.164 digits without '+', got {digits!r}")
         index = self._by_prefix
-        for n in self._lengths:
+        for n in self._heads.get(digits[:2], self._short):
             longest = digits[:n]
-            if longest in index:
-                rkey = (longest, number_type, origin)
-                route = self._routes.get(rkey)
+            entry = index.get(longest)
+            if entry is not None:
+                route = entry.routes.get((number_type, origin))
                 if route is None:
-                    route = self._routes[rkey] = self._build_route(longest, number_type, origin)
+                    route = self._build_route(longest, number_type, origin)
+                    entry.routes[(number_type, origin)] = route
                 break
         else:
             route = _NO_ROUTE
@@ -285,7 +305,8 @@ class TariffTable:
     def _build_route(self, longest: str, number_type: str | None, origin: str | None) -> _Route:
         chosen: list[_Plan] = []
         for n in range(len(longest), -1, -1):
-            for plan in self._by_prefix.get(longest[:n], ()):
+            entry = self._by_prefix.get(longest[:n])
+            for plan in entry.plans if entry is not None else ():
                 if plan.tariff.matches(number_type, origin):
                     chosen.append(plan)
                     if plan.always:
@@ -420,9 +441,22 @@ class TariffTable:
     # -- internals --------------------------------------------------------------------
 
     def _raw(
-        self, route: _Route, start: datetime, a: int, b: int, connect_fee: bool
+        self,
+        route: _Route,
+        start: datetime,
+        a: int,
+        b: int,
+        connect_fee: bool,
+        *,
+        skip_weeks: bool = True,
     ) -> tuple[int, int | None] | None:
-        """Uncapped exact cost of seconds [a, b) (integer over ``_den``) and the cap."""
+        """Uncapped exact cost of seconds [a, b) (integer over ``_den``) and the cap.
+
+        Windowed routes walk the call from one window edge to the next. Once past
+        ``settled`` (every tier begun, the tail begun, a week gone) the tariffs in force
+        repeat weekly, so whole repeating weeks are skipped arithmetically: the walk is
+        bounded by a few weeks of edges however long the call.
+        """
         plan = route.const
         if plan is not None:
             total = plan.seg(a, b) if b > a else 0
@@ -436,6 +470,8 @@ class TariffTable:
         total = cur.connect if connect_fee else 0
         cap = cur.cap
         bounds = route.bounds
+        settled = max(a, route.last_start, WEEK) if skip_weeks else _FOREVER
+        mark: tuple[int, int, _Plan, int, int] | None = None  # a settled piece start
         x = piece = 0  # call offset of the current moment / of the current piece's start
         while True:
             i = bisect_right(bounds, second)
@@ -452,6 +488,22 @@ class TariffTable:
                 if x > a:
                     total += cur.seg(max(a, piece), x)
                 cur, piece = plan, x
+                if x < settled:
+                    continue
+                if mark is None:
+                    mark = (weekday, second, cur, x, total)
+                    continue
+                if mark[:3] != (weekday, second, cur):
+                    continue
+                period, gain = x - mark[3], total - mark[4]  # a whole number of weeks
+                skip = (b - x) // period - 1
+                if skip > 0:
+                    x += skip * period
+                    total += skip * gain
+                    piece = x
+                mark = None
+            elif x - max(piece, settled) >= WEEK:
+                break  # a settled week without a change: this tariff stays for good
         total += cur.seg(max(a, piece), b)
         return total, cap
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .documents import load_document, validate
+from .documents import load_document
 from .errors import Location, SchemaError
+from .validation import validate
 
 __all__ = ["Admin", "Credits", "ServiceNumber", "Tenant", "User"]
 

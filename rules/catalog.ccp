@@ -11,8 +11,10 @@ zone zone_a "Audio Conferencing Zone A" =
     AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL
     NZ NO PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US
 
-# US, Puerto Rico and Canada are domestic to one another; their users share the US pools.
-domestic area north_america "United States, Puerto Rico and Canada" = US PR CA, pooled as US
+# US, Puerto Rico and Canada are domestic to one another. Users in Puerto Rico share
+# the US pools; Canada has pools of its own.
+domestic area north_america "United States, Puerto Rico and Canada" = US PR CA,
+    PR pooled with US
 
 # Meeting dial-out covered by the US/Canada dial-out add-on.
 zone us_and_canada "United States and Canada" = US CA

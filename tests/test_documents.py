@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from policy import documents
+from policy import documents, validation
 from policy.documents import (
     Document,
     load_document,
@@ -847,16 +849,32 @@ CALL_MUTATIONS = st.fixed_dictionaries(
 def test_fast_check_agrees_with_jsonschema(changes: dict[str, Any], drop: set[str]) -> None:
     call = {k: v for k, v in {**CALL, **changes}.items() if k not in drop}
     for name, data in [("call", call), ("calls", [CALL, call])]:
-        fast = documents._fast_check(name)
+        fast = validation._fast_check(name)
         assert fast is not None
-        assert fast(data) == documents._validator(name).is_valid(data)
+        assert fast(data) == validation._validator(name).is_valid(data)
         assert (validate(data, name) == []) == fast(data)
 
 
 def test_every_bundled_schema_has_a_fast_path() -> None:
     assert [
-        n for n in ("call", "calls", "decision", "tenant") if not documents._fast_check(n)
+        n for n in ("call", "calls", "decision", "tenant") if not validation._fast_check(n)
     ] == []
+
+
+def test_valid_data_never_imports_jsonschema() -> None:
+    """Start-up and valid data stay on the fast path; only bad data pays for jsonschema."""
+    script = f"""
+import sys
+from policy.documents import parse_document, validate
+heavy = ("jsonschema", "referencing", "jsonschema_specifications")
+def loaded():
+    return sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))
+parse_document({json.dumps(json.dumps([CALL, CALL]))}, "c.json", schema="calls")
+assert loaded() == [], loaded()
+assert validate({{**{CALL!r}, "duration": -1}}, "call")
+assert loaded() == sorted(heavy), loaded()
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
 
 
 def test_no_source_line_for_huge_lines() -> None:

@@ -191,6 +191,22 @@ def test_headline_matches_the_documented_form(tmp_path: Path) -> None:
     assert str(schema_error(path)) == f"{path}:4: rate: 'abc' is not a decimal"
 
 
+def test_every_bad_row_is_a_finding_and_the_first_is_raised(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER,
+        row(prefix="1", rate="x"),
+        GOOD,
+        row(prefix="2", origin="gb"),
+        row(prefix="3", days="someday"),
+    )
+    error = schema_error(path)
+    assert error.finding.path == "rate"
+    places = [(f.location.line if f.location else 0, f.path) for f in error.findings]
+    assert places == [(2, "rate"), (4, "origin"), (5, "days")]
+    assert f"{path}:5: days: " in error.render()
+
+
 def test_prefix_with_plus_gets_a_hint(tmp_path: Path) -> None:
     error = schema_error(write(tmp_path, HEADER, row(prefix="+44")))
     assert error.finding.hint is not None and "44" in error.finding.hint
@@ -403,6 +419,13 @@ def test_bad_sidecar_names_the_field(
     assert (error.finding.location.file, error.finding.location.line) == (str(sidecar), line)
     assert error.finding.path == path
     assert message in error.message
+
+
+def test_every_sidecar_problem_is_a_finding(tmp_path: Path) -> None:
+    card = write(tmp_path, HEADER, GOOD)
+    write(tmp_path, "currency: usd", "rounding:", "  method: nearest", name="rates.yaml")
+    error = schema_error(card)
+    assert [f.path for f in error.findings] == ["currency", "rounding.method"]
 
 
 def test_sidecar_that_is_not_yaml_is_input_error(tmp_path: Path) -> None:

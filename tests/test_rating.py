@@ -574,6 +574,23 @@ def test_max_duration_tiny_rate_large_budget_is_found_quickly() -> None:
     assert t == 600_005_999  # rounding down forgives the last 0.01 (6000 s)
 
 
+def test_weeks_long_call_costs_whole_weeks_exactly() -> None:
+    c = peak_offpeak()  # a week: 3000 peak minutes at 1.20 and 7080 off-peak at 0.60
+    monday = at(0, 0)
+    assert c.price(GB, "mobile", None, monday, 10 * 7 * 86400) == D("78480.000000")
+    assert c.price(GB, "mobile", None, monday, 10 * 7 * 86400 + 1) == D("78480.600000")
+    assert c.price(GB, "mobile", None, monday, 10 * 7 * 86400 + 8 * 3600 + 1) == D("78769.200000")
+    tail = c.price(GB, "mobile", None, monday, 10 * 7 * 86400, from_second=9 * 7 * 86400)
+    assert tail == D("7848.000000")
+
+
+def test_max_duration_of_years_on_a_windowed_card() -> None:
+    c = card(r("44", rate="0"), r("44", rate="0.0001", inc="1", days="sat,sun"),
+             rounding=Rounding("down", 2))  # fmt: skip
+    t = assert_boundary(c, "100000", start=at(2, 12))
+    assert t > 100 * 365 * 86400  # a century of weekends; found by skipping whole weeks
+
+
 # -- properties ------------------------------------------------------------------------------------
 
 TIMES = ["00:00", "06:00", "08:00", "12:30", "18:00", "22:00"]
@@ -822,3 +839,23 @@ def test_max_duration_agrees_with_price(
         assert price(a + 5 * 7 * 86400) <= budget
     else:
         assert price(a + t) <= budget < price(a + t + 1)
+
+
+WEEK = 7 * 86400
+windowed_specs = card_specs.filter(lambda ss: any(s.days or s.window for s in ss))
+
+
+@settings(max_examples=200, deadline=None)
+@given(windowed_specs, calls, st.integers(2 * WEEK, 8 * WEEK), st.integers(0, WEEK), st.booleans())
+def test_skipping_repeated_weeks_changes_nothing(
+    specs_: list[Spec], call: dict[str, object], length: int, a: int, fee: bool
+) -> None:
+    c = card(*spec_rows(specs_))
+    start = call["start"]
+    assert isinstance(start, datetime)
+    origin = call["origin"]
+    assert origin is None or isinstance(origin, str)
+    route = c._route(str(call["digits"]), str(call["number_type"]), origin)
+    a = min(a, length)
+    walked = c._raw(route, start, a, length, fee, skip_weeks=False)
+    assert c._raw(route, start, a, length, fee) == walked
