@@ -75,6 +75,11 @@ def main() -> None:
         for digits in numbers[:20_000]:
             price(digits, "mobile", None, START, 125)
 
+    def lookup() -> None:
+        card._cache.clear()  # the longest-prefix lookup alone, for unseen numbers
+        for digits in numbers[:20_000]:
+            card.tariff_at(digits, "mobile", None, START)
+
     def cold() -> None:
         card._cache.clear()
         for entry in card._by_prefix.values():  # nothing cached: probes and route building
@@ -93,6 +98,7 @@ def main() -> None:
     print(f"card: {len(rows)} rows, {len(prefixes)} prefixes, built in {build_s:.2f} s")
     print(f"price, same 1,000 numbers again (cache hit)   : {median_us(repeated, 1000):6.2f} µs")
     print(f"price, 20,000 unseen numbers (prefix lookup)  : {median_us(distinct, 20_000):6.2f} µs")
+    print(f"tariff lookup alone, 20,000 unseen numbers    : {median_us(lookup, 20_000):6.2f} µs")
     print(f"price, 20,000 numbers, all caches cold        : {median_us(cold, 20_000):6.2f} µs")
     print(f"price, call split by a peak/off-peak edge     : {median_us(windowed, 1000):6.2f} µs")
     print(f"max_duration, $5.00 budget                    : {median_us(budget, 1000):6.2f} µs")

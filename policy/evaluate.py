@@ -181,10 +181,10 @@ class Engine:
                 unknown = f"'{call.user}' is not a user of tenant {tenant.name}."
         elif call.direction == "outbound" and call.context in ("user", "meeting"):
             unknown = "The call names no user (outbound calls need the calling user or organizer)."
-        if unknown is not None:
-            # Emergency calls are always connected (SPEC): judged in the tenant's country.
-            if not self._number(call, "to", call.to, tenant.country).emergency:
-                return self._engine_denial(call, b, state, "unknown_user", unknown)
+        # Emergency calls are always connected (SPEC), even for an unknown caller: the
+        # short code is then judged in the tenant's country.
+        if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
+            return self._engine_denial(call, b, state, "unknown_user", unknown)
         region = user.location if user is not None else tenant.country
         number = self._number(call, "to", call.to, region)
         if call.from_:

@@ -33,7 +33,14 @@ a piece of its own starting at ``from_second``. The connect fee of the tariff in
 the call's start is added once (when asked); that tariff's ``max_cost`` caps the amount
 (connect fee included). Arithmetic is exact (integers over a common denominator, no
 floats, no intermediate rounding); only the final amount is rounded with the card's
-:class:`Rounding`. A zero-second call costs nothing.
+:class:`Rounding`. A zero-second call costs nothing. For a tail, ``max_cost`` caps the
+tail's own amount.
+
+**Speed.** A number's route (its candidate tariffs, best first, cut after the first one
+without a window) is built once per (longest prefix, number type, origin) and cached per
+number too. A route of one windowless tariff is priced in a few integer operations;
+:meth:`~TariffTable.max_duration` solves it tier by tier. Windowed routes walk the call
+from window edge to window edge and skip whole repeating weeks.
 """
 
 from __future__ import annotations
@@ -124,6 +131,17 @@ class Tariff:
     destination: str = ""
     line: int = 0
     order: int = 0
+
+    def __post_init__(self) -> None:
+        starts = [t.from_second for t in self.tiers]
+        if not starts or starts[0] != 0 or starts != sorted(set(starts)):
+            raise ValueError(f"tiers must start at second 0 and rise strictly, got {starts}")
+        if any(t.increment < 1 or t.rate_unit < 1 or t.rate < 0 for t in self.tiers):
+            raise ValueError("tiers need increment >= 1, rate_unit >= 1 and rate >= 0")
+        if self.connect_fee < 0 or (self.max_cost is not None and self.max_cost < 0):
+            raise ValueError("connect_fee and max_cost must not be negative")
+        if (self.time_from is None) != (self.time_to is None):
+            raise ValueError("time_from and time_to go together")
 
     @property
     def has_window(self) -> bool:
@@ -394,27 +412,29 @@ class TariffTable:
 
         None when no finite t exceeds the budget (zero rates, or ``max_cost`` within the
         budget). 0 when even one second is too dear — and 0 when no tariff prices the
-        call at all (check :meth:`covers` first). Exponential then binary search.
+        call at all (check :meth:`covers` first). A tariff without windows is solved
+        tier by tier; windowed routes use an exponential then a binary search.
         """
         if from_second < 0:
             raise ValueError(f"from_second must be >= 0, got {from_second}")
         route = self._route(digits, number_type, origin)
         a = from_second
-        limit = int(budget.scaleb(self.rounding.decimals, _CTX).to_integral_value(ROUND_FLOOR))
+        most = self._most(budget)  # the largest exact total that still rounds within budget
+        if route.const is not None:
+            return _afford(route.const, a, connect_fee, most)
         first = self._raw(route, start, a, a + 1, connect_fee) if route.plans else None
         if first is None:
             return 0
         cap = first[1]
+        if cap is not None and cap <= most:
+            return None
 
-        def rounded(total: int) -> int:
-            return self._round(total if cap is None or total <= cap else cap)
-
-        def cost(t: int) -> int:
+        def affordable(t: int) -> bool:
             raw = self._raw(route, start, a, a + t, connect_fee)
             assert raw is not None
-            return rounded(raw[0])
+            return raw[0] <= most
 
-        if rounded(first[0]) > limit:
+        if first[0] > most:
             return 0
         # Bounded? Once every tier has begun and a week has passed, the tariffs in force
         # repeat weekly: if the cost does not grow over two more weeks it never grows.
@@ -422,21 +442,28 @@ class TariffTable:
         raw1 = self._raw(route, start, a, d1, connect_fee)
         raw2 = self._raw(route, start, a, d1 + 2 * WEEK + 2 * route.max_inc, connect_fee)
         assert raw1 is not None and raw2 is not None
-        if raw1[0] == raw2[0]:
-            if rounded(raw1[0]) <= limit:
-                return None
-        elif cap is not None and self._round(cap) <= limit:
+        if raw1[0] == raw2[0] and raw1[0] <= most:
             return None
         lo, hi = 1, 2
-        while cost(hi) <= limit:
+        while affordable(hi):
             lo, hi = hi, hi * 2
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if cost(mid) <= limit:
+            if affordable(mid):
                 lo = mid
             else:
                 hi = mid
         return lo
+
+    def _most(self, budget: Decimal) -> int:
+        """The largest exact total (over ``_den``) whose rounded amount is <= ``budget``."""
+        limit = int(budget.scaleb(self.rounding.decimals, _CTX).to_integral_value(ROUND_FLOOR))
+        den, mul = self._den, self._mul
+        if self._up:
+            return (limit * den) // mul
+        if self._half_up:
+            return -(-((2 * limit + 1) * den) // (2 * mul)) - 1
+        return -(-((limit + 1) * den) // mul) - 1
 
     # -- internals --------------------------------------------------------------------
 
@@ -524,6 +551,28 @@ class TariffTable:
                 self._amounts.clear()
             amount = self._amounts[q] = Decimal(q).scaleb(self._dec)
         return amount
+
+
+def _afford(plan: _Plan, a: int, connect_fee: bool, most: int) -> int | None:
+    """Seconds after ``a`` that cost at most ``most`` on one fixed tariff (None: forever)."""
+    if plan.cap is not None and plan.cap <= most:
+        return None
+    left = most - (plan.connect if connect_fee else 0)
+    if left < 0:
+        return 0
+    for first, until, inc, step in plan.steps:
+        if until <= a:
+            continue
+        lo = a if a > first else first
+        steps = (until - lo + inc - 1) // inc
+        if step == 0 and until == _FOREVER:
+            return None
+        if step * steps <= left and until != _FOREVER:
+            left -= step * steps
+            continue
+        whole = left // step if step else steps
+        return max(0, lo + whole * inc - a)
+    raise AssertionError("a tariff's last tier lasts forever")
 
 
 def _specificity(t: Tariff) -> tuple[int, int, int, int]:

@@ -521,6 +521,16 @@ def test_max_duration_exact_boundary() -> None:
     assert assert_boundary(c, "0.64") == 0
 
 
+@pytest.mark.parametrize(("method", "expected"), [("up", 100), ("half_up", 149), ("down", 199)])
+def test_max_duration_respects_the_rounding_method(method: str, expected: int) -> None:
+    c = card(r("44", rate="0.0001", unit="1", inc="1"), rounding=Rounding(method, 2))
+    for start in (at(), at(5)):  # a fixed tariff, then the same behind a window
+        assert assert_boundary(c, "0.01", start=start) == expected
+    windowed = card(r("44", rate="0.0001", unit="1", inc="1"), r("44", rate="1", days="sun"),
+                    rounding=Rounding(method, 2))  # fmt: skip
+    assert assert_boundary(windowed, "0.01") == expected
+
+
 def test_max_duration_of_a_tail_without_connect_fee() -> None:
     c = card(
         r("44", fee="0.05", rate="0.60", inc="60"),
@@ -538,6 +548,14 @@ def test_max_duration_when_nothing_is_affordable() -> None:
     assert c.max_duration(GB, "mobile", None, at(), D("-5")) == 0
     assert c.max_duration(GB, "mobile", None, at(), D("0")) == 0
     assert c.max_duration("33", "mobile", None, at(), D("100")) == 0  # not priced
+
+
+def test_max_duration_with_a_free_first_tier_and_a_dear_connect_fee() -> None:
+    c = card(r("44", rate="0", fee="1.00"), r("44", rate="0.60", start="600"))
+    assert c.max_duration(GB, "mobile", None, at(), D("0.99")) == 0
+    assert c.max_duration(GB, "mobile", None, at(), D("1.00")) == 600
+    assert c.max_duration(GB, "mobile", None, at(), D("1.60")) == 660
+    assert c.max_duration(GB, "mobile", None, at(), D("0"), connect_fee=False) == 600
 
 
 def test_max_duration_unlimited_for_zero_rates() -> None:
@@ -859,3 +877,18 @@ def test_skipping_repeated_weeks_changes_nothing(
     a = min(a, length)
     walked = c._raw(route, start, a, length, fee, skip_weeks=False)
     assert c._raw(route, start, a, length, fee) == walked
+
+
+def test_tariffs_built_by_hand_are_checked() -> None:
+    from policy.rating import Tariff, Tier
+
+    tier = Tier(0, D("0.10"), 60, 60)
+    assert Tariff("44", None, None, (tier,)).always
+    with pytest.raises(ValueError, match="second 0"):
+        Tariff("44", None, None, (Tier(30, D("0.10"), 60, 60),))
+    with pytest.raises(ValueError, match="second 0"):
+        Tariff("44", None, None, (tier, tier))
+    with pytest.raises(ValueError, match="increment"):
+        Tariff("44", None, None, (Tier(0, D("0.10"), 60, 0),))
+    with pytest.raises(ValueError, match="negative"):
+        Tariff("44", None, None, (tier,), connect_fee=D("-1"))

@@ -1,0 +1,206 @@
+"""``ccpolicy check``: parse and check policies, validate data files; print every finding."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
+from .common import print_findings
+
+if TYPE_CHECKING:
+    from ..compile import CompiledPolicy
+
+NAME = "check"
+DATA_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
+
+
+def register(commands: Any) -> None:
+    check = commands.add_parser(
+        NAME,
+        help="check policies and data files",
+        description="Parse and check policy directories/.ccp files and validate data files "
+        "(tenant, calls, rate cards) against their schemas. Prints every finding. "
+        "Exit 0 clean (warnings allowed), 1 errors (or warnings with --strict), 2 usage.",
+    )
+    check.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="policy dirs, .ccp files, tenant/calls YAML/JSON, rate-card CSV "
+        "(default: the bundled rules)",
+    )
+    check.add_argument(
+        "--rules",
+        metavar="DIR",
+        help="policy to check data files against (default: the policy among "
+        "PATHs, else the bundled rules)",
+    )
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
+
+
+def run(args: argparse.Namespace) -> int:
+    return _check(args)
+
+
+def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    policies: list[Path] = []
+    data: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            if any(path.glob("*.ccp")):
+                policies.append(path)
+            data.extend(
+                sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file())
+            )
+        elif path.suffix == ".ccp":
+            policies.append(path)
+        else:
+            data.append(path)
+    return policies, data
+
+
+def _check(args: argparse.Namespace) -> int:
+    from ..analysis import analysis_findings
+    from ..load import policy_findings
+    from ..resources import rules_dir
+
+    policies, data = _classify_paths(args.paths)
+    if not args.paths:
+        policies = [rules_dir()]
+    findings: list[Finding] = []
+    checked: CompiledPolicy | None = None
+    for path in policies:
+        compiled, found = policy_findings(path)
+        findings.extend(found)
+        if compiled is not None:
+            findings.extend(analysis_findings(compiled))
+            checked = checked or compiled
+    rules_for_data: CompiledPolicy | None = checked
+    if args.rules:
+        compiled, found = policy_findings(args.rules)
+        if compiled is None:
+            findings.extend(found)
+        rules_for_data = compiled
+    elif rules_for_data is None and data and not policies:
+        rules_for_data, _ = policy_findings(rules_dir())
+    for path in data:
+        findings.extend(_check_data(path, rules_for_data))
+    errors = sum(1 for f in findings if f.is_error)
+    warnings = len(findings) - errors
+    files = len(policies) + len(data)
+    if args.format == "json":
+        json.dump(
+            {
+                "findings": [f.to_dict() for f in findings],
+                "summary": {"errors": errors, "warnings": warnings, "paths": files},
+            },
+            sys.stdout,
+            indent=2,
+        )
+        sys.stdout.write("\n")
+    else:
+        print_findings(findings, sys.stdout)
+        summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+        sys.stdout.write(f"checked {files} path{'s' * (files != 1)}: {summary}\n")
+    if errors or (args.strict and warnings):
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _data_kind(path: Path, data: Any) -> str | None:
+    if path.suffix == ".csv":
+        return "ratecard"
+    if path.suffix == ".jsonl" or isinstance(data, list):
+        return "calls"
+    if isinstance(data, dict):
+        if "tenant" in data:
+            return "tenant"
+        if "rounding" in data or ("currency" in data and len(data) <= 2):
+            return "sidecar"
+        if {"id", "direction", "to"} <= set(data):
+            return "call"
+    return None
+
+
+def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
+    from ..documents import load_document
+    from ..errors import Location
+    from ..ratecard import RateCard
+    from ..source import display_name
+    from ..validation import validate
+
+    name = display_name(path)
+    try:
+        if path.suffix == ".csv":
+            RateCard.from_file(path)
+            return []
+        document = load_document(path)
+        kind = _data_kind(path, document.data)
+        if kind is None:
+            return [
+                Finding(
+                    "error",
+                    "cannot tell what kind of file this is (expected a tenant, "
+                    "a list of calls or a rate card)",
+                    location=Location(name, 1),
+                    code="input",
+                )
+            ]
+        if kind == "sidecar":
+            csv_path = path.with_suffix(".csv")
+            if csv_path.is_file():
+                RateCard.from_file(csv_path)
+            return []
+        schema = "calls" if kind in ("calls", "call") else kind
+        found = validate(
+            document.data,
+            schema if kind != "call" else "call",
+            filename=document.filename,
+            line_of=document.line_of,
+        )
+        if found:
+            return found
+        if kind == "tenant" and policy is not None:
+            from ..binding import tenant_findings
+            from ..tenant import Tenant
+
+            tenant = Tenant.from_file(path)
+            return tenant_findings(policy, tenant)
+        if kind in ("calls", "call"):
+            return _check_call_numbers(document)
+        return []
+    except PolicyError as exc:
+        return list(exc.findings)
+
+
+def _check_call_numbers(document: Any) -> list[Finding]:
+    from ..errors import Location
+    from ..numbers import BadNumber, classify
+
+    data = document.data if isinstance(document.data, list) else [document.data]
+    findings = []
+    for index, call in enumerate(data):
+        for field in ("to", "from"):
+            text = call.get(field)
+            if not text:
+                continue
+            try:
+                classify(text, "US")
+            except BadNumber as exc:
+                findings.append(
+                    Finding(
+                        "error",
+                        str(exc),
+                        location=Location(document.filename, document.line_of((index, field))),
+                        path=f"[{index}].{field}",
+                        code="number",
+                    )
+                )
+    return findings
