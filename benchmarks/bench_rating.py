@@ -46,7 +46,7 @@ def build_rows(rng: random.Random) -> tuple[list[dict[str, str]], list[str]]:
     return rows, sorted(prefixes)
 
 
-def median_us(fn: Callable[[], object], calls: int, repeats: int = 7) -> float:
+def median_us(fn: Callable[[], object], calls: int, repeats: int = 9) -> float:
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter_ns()

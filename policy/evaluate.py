@@ -185,18 +185,7 @@ class Engine:
         # short code is then judged in the tenant's country.
         if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
             return self._engine_denial(call, b, state, "unknown_user", unknown)
-        region = user.location if user is not None else tenant.country
-        number = self._number(call, "to", call.to, region)
-        if call.from_:
-            origin = self._number(call, "from", call.from_, region)
-            origin_country: str | None = origin.country
-            origin_code = origin.calling_code
-        elif call.direction == "outbound":
-            origin_country = region
-            origin_code = user.calling_code if user is not None else b.tenant_calling_code
-        else:
-            origin_country, origin_code = None, 0
-        shares = number.short_code or number.calling_code == origin_code
+        region, number, origin_country, shares = self._observe(call, b, user)
         licences = user.licences if user is not None else _EMPTY
         plan = user.plan if user is not None else None
         service = call.to in b.service_numbers
@@ -218,25 +207,83 @@ class Engine:
             key += self._state_bits(b, state, user, call.month)
         route = self._routes.get(key)
         if route is None:
-            facts = Facts(
-                direction=call.direction,
-                context=call.context,
-                number=number,
-                dest_kind=self._dest_kind(region, number),
-                origin_country=origin_country,
-                shares_code=shares,
-                licences=licences,
-                plan=plan,
-                service_number=service,
-            )
-            if policy.uses_state:
-                facts.credits_set_up, facts.balance_positive, pools = key[-3:]
-                facts.pools_left = pools
+            facts = self._facts(call, b, state, user, region, number, origin_country, shares)
             route = self._route(facts, user)
             if len(self._routes) >= _MAX_ROUTES:
                 self._routes.clear()
             self._routes[key] = route
         return self._settle(call, b, state, route, user, number, origin_country, commit=commit)
+
+    def _observe(
+        self, call: Call, b: Binding, user: BoundUser | None
+    ) -> tuple[str, NumberInfo, str | None, bool]:
+        """Where the caller is, what was dialled, where the call comes from, and whether
+        caller and number share a country calling code."""
+        region = user.location if user is not None else b.tenant.country
+        number = self._number(call, "to", call.to, region)
+        if call.from_:
+            origin = self._number(call, "from", call.from_, region)
+            origin_country: str | None = origin.country
+            origin_code = origin.calling_code
+        elif call.direction == "outbound":
+            origin_country = region
+            origin_code = user.calling_code if user is not None else b.tenant_calling_code
+        else:
+            origin_country, origin_code = None, 0
+        shares = number.short_code or number.calling_code == origin_code
+        return region, number, origin_country, shares
+
+    def _facts(
+        self,
+        call: Call,
+        b: Binding,
+        state: State,
+        user: BoundUser | None,
+        region: str,
+        number: NumberInfo,
+        origin_country: str | None,
+        shares: bool,
+    ) -> Facts:
+        facts = Facts(
+            direction=call.direction,
+            context=call.context,
+            number=number,
+            dest_kind=self._dest_kind(region, number),
+            origin_country=origin_country,
+            shares_code=shares,
+            licences=user.licences if user is not None else _EMPTY,
+            plan=user.plan if user is not None else None,
+            service_number=call.to in b.service_numbers,
+        )
+        if self.policy.uses_state:
+            credits, positive, pools = self._state_bits(b, state, user, call.month)
+            facts.credits_set_up, facts.balance_positive, facts.pools_left = (
+                credits,
+                positive,
+                pools,
+            )
+        return facts
+
+    def situation(
+        self, call: Call | Mapping[str, Any], tenant: Tenant, state: State | None = None
+    ) -> tuple[Facts, Route]:
+        """The facts the rules see for ``call`` and the route they choose — computed afresh,
+        not from the cache (for explanations, coverage and analysis tools)."""
+        call = _as_call(call)
+        b = self.bind(tenant)
+        state = state or b.initial
+        user = b.users.get(call.user.lower()) if call.user else None
+        region, number, origin_country, shares = self._observe(call, b, user)
+        facts = self._facts(call, b, state, user, region, number, origin_country, shares)
+        return facts, self._route(facts, user)
+
+    def decide(self, call: Call | Mapping[str, Any], tenant: Tenant, state: State) -> Decision:
+        """Decide ``call`` against ``state`` and apply it there (pools, balance, recharge
+        episode). For stateful callers such as a ledger; ``state`` comes from
+        ``engine.bind(tenant).initial.copy()`` or is rebuilt from storage."""
+        call = _as_call(call)
+        state.begin(call.month)
+        return self._decide(call, self.bind(tenant), state, commit=True)
 
     def _dest_kind(self, region: str, number: NumberInfo) -> str:
         if number.country == NON_GEOGRAPHIC:
