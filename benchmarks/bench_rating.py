@@ -80,6 +80,15 @@ def main() -> None:
         for digits in numbers[:20_000]:
             card.tariff_at(digits, "mobile", None, START)
 
+    plain = {p: p for p in prefixes}
+    lengths = sorted({len(p) for p in prefixes}, reverse=True)
+
+    def baseline() -> None:  # PERFORMANCE.md's "longest-prefix match by dict probes" row
+        for digits in numbers[:20_000]:
+            for n in lengths:
+                if digits[:n] in plain:
+                    break
+
     def cold() -> None:
         card._cache.clear()
         for entry in card._by_prefix.values():  # nothing cached: probes and route building
@@ -99,6 +108,7 @@ def main() -> None:
     print(f"price, same 1,000 numbers again (cache hit)   : {median_us(repeated, 1000):6.2f} µs")
     print(f"price, 20,000 unseen numbers (prefix lookup)  : {median_us(distinct, 20_000):6.2f} µs")
     print(f"tariff lookup alone, 20,000 unseen numbers    : {median_us(lookup, 20_000):6.2f} µs")
+    print(f"baseline: bare dict probes, same numbers      : {median_us(baseline, 20_000):6.2f} µs")
     print(f"price, 20,000 numbers, all caches cold        : {median_us(cold, 20_000):6.2f} µs")
     print(f"price, call split by a peak/off-peak edge     : {median_us(windowed, 1000):6.2f} µs")
     print(f"max_duration, $5.00 budget                    : {median_us(budget, 1000):6.2f} µs")
