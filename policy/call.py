@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -26,13 +26,13 @@ class Call:
     duration: int | None = None  # None: authorize before the call
     where: Location | None = None  # where the call was written (for messages)
     path: str = ""  # its field path prefix in that file, e.g. "[3]"
+    month: str = field(init=False, repr=False, compare=False)  # calendar month, UTC
 
-    @property
-    def month(self) -> str:
+    def __post_init__(self) -> None:
         utc = self.start.astimezone(timezone.utc)
-        return f"{utc.year:04d}-{utc.month:02d}"
+        object.__setattr__(self, "month", f"{utc.year:04d}-{utc.month:02d}")
 
-    def field(self, name: str) -> str:
+    def field_path(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
     @classmethod

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["Decision", "Event", "Notice", "TraceEntry"]
 
@@ -66,9 +66,12 @@ class Notice:
         return {"event": self.event, "roles": list(self.roles), "recipients": list(self.recipients)}
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Is the call permitted, what does it cost, who pays, who must be told."""
+class Decision(NamedTuple):
+    """Is the call permitted, what does it cost, who pays, who must be told.
+
+    Immutable. A named tuple rather than a frozen dataclass: a decision is built on
+    every call and a tuple is built several times faster.
+    """
 
     call: str
     permitted: bool
@@ -85,7 +88,7 @@ class Decision:
     balance_after: Decimal | None = None
     events: tuple[Event, ...] = ()
     notify: tuple[Notice, ...] = ()
-    trace: tuple[TraceEntry, ...] = field(default=(), repr=False)
+    trace: tuple[TraceEntry, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC's decision object (JSON-ready: money as decimal strings)."""

@@ -168,7 +168,9 @@ class Engine:
         try:
             return classify(text, region)
         except BadNumber as exc:
-            raise EvaluationError(str(exc), location=call.where, path=call.field(field)) from None
+            raise EvaluationError(
+                str(exc), location=call.where, path=call.field_path(field)
+            ) from None
 
     def _decide(self, call: Call, b: Binding, state: State, *, commit: bool) -> Decision:
         policy = self.policy
