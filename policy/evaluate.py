@@ -56,6 +56,8 @@ class Engine:
         self.ratecard = ratecard
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._bindings: weakref.WeakKeyDictionary[Tenant, Binding] = weakref.WeakKeyDictionary()
+        self._last: tuple[Tenant, Binding] | None = None  # the tenant bound most recently
+        self._zero = Decimal(0).scaleb(-ratecard.rounding.decimals)  # "0.00" in the card's places
 
     # ---- public API ---------------------------------------------------------------
 
@@ -64,6 +66,9 @@ class Engine:
 
     def bind(self, tenant: Tenant) -> Binding:
         """Check ``tenant`` against the policy (cached per tenant object)."""
+        last = self._last
+        if last is not None and last[0] is tenant:
+            return last[1]
         binding = self._bindings.get(tenant)
         if binding is None:
             currency = self.ratecard.currency
@@ -77,6 +82,7 @@ class Engine:
                 )
             binding = Binding(self.policy, tenant)
             self._bindings[tenant] = binding
+        self._last = (tenant, binding)
         return binding
 
     def evaluate(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Decision:
@@ -414,10 +420,6 @@ class Engine:
             return user.pools.get(route.pool)
         return b.shared_pools.get(route.pool)
 
-    @property
-    def _zero(self) -> Decimal:
-        return Decimal(0).scaleb(-self.ratecard.rounding.decimals)
-
     def _engine_denial(
         self, call: Call, b: Binding, state: State, code: str, reason: str
     ) -> Decision:
@@ -573,8 +575,10 @@ class _Settlement:
         if self.balance <= 0:
             self.events.append(Event("balance_zero", amount=self.balance))
 
-    def _price(self, duration: int, *, from_second: int = 0, connect_fee: bool = True) -> Decimal:
-        cost = self.card.price(
+    def _price(
+        self, duration: int, *, from_second: int = 0, connect_fee: bool = True
+    ) -> Decimal | None:
+        return self.card.price(
             self.number.digits,
             self.number.number_type,
             self.origin,
@@ -583,8 +587,6 @@ class _Settlement:
             from_second=from_second,
             connect_fee=connect_fee,
         )
-        assert cost is not None
-        return cost
 
     def _covers(self) -> bool:
         return self.card.covers(
@@ -607,8 +609,13 @@ class _Settlement:
     def pay_credits(self, *, via_pool: bool = False) -> Decision:
         engine, call = self.engine, self.call
         denial = self.credit_denial()
-        if denial is None and not self._covers():
-            denial = "no_rate"
+        cost: Decimal | None = None
+        if denial is None:
+            if call.duration is None:
+                denial = None if self._covers() else "no_rate"
+            else:
+                cost = self._price(call.duration)
+                denial = None if cost is not None else "no_rate"
         if denial is not None:
             if via_pool:
                 denial = "pool_exhausted"
@@ -635,7 +642,7 @@ class _Settlement:
                 events=tuple(self.events),
                 detail="paid from credits.",
             )
-        cost = self._price(call.duration)
+        assert cost is not None
         self._debit(cost)
         return engine._decision(
             call,
@@ -688,8 +695,11 @@ class _Settlement:
             detail = f"{minutes} min from pool {ref.key}."
         else:
             take = left
-            if route.payer is not None and self.credit_denial() is None and self._covers():
-                cost = self._price(call.duration, from_second=pool_seconds, connect_fee=False)
+            tail_cost = None
+            if route.payer is not None and self.credit_denial() is None:
+                tail_cost = self._price(call.duration, from_second=pool_seconds, connect_fee=False)
+            if tail_cost is not None:
+                cost = tail_cost
                 self._debit(cost)
                 detail = (
                     f"{left} min from pool {ref.key}, the rest "

@@ -78,6 +78,7 @@ _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)\Z")
 _INTEGER = re.compile(r"[+-]?\d+\Z")
 _TIME = re.compile(r"(\d{1,2}):(\d\d)\Z")
 _ORIGIN = re.compile(r"[A-Z]{2}\Z")
+_ZERO = Decimal(0)
 
 
 class RateCard(TariffTable):
@@ -453,6 +454,7 @@ def _all_of(errors: list[SchemaError]) -> SchemaError:
 
 
 def _tariff(rows: list[_Row], order: int, source: str) -> Tariff:
+    line = rows[0].line  # the tariff's place: its first row in the file
     by_second: dict[int, _Row] = {}
     for row in rows:
         twin = by_second.get(row.from_second)
@@ -473,33 +475,37 @@ def _tariff(rows: list[_Row], order: int, source: str) -> Tariff:
             path="from_second",
             hint="a tariff's first row must price the call from its first second",
         )
+    fee = first.connect_fee if first.connect_fee is not None else _ZERO
     for row in rows:
-        for column in ("connect_fee", "max_cost"):
-            mine, theirs = getattr(row, column), getattr(first, column)
-            if row is not first and mine is not None and mine != theirs:
+        if row is first:
+            continue
+        for column, mine, theirs in (
+            ("connect_fee", row.connect_fee, fee),
+            ("max_cost", row.max_cost, first.max_cost),
+        ):
+            if mine is not None and mine != theirs:
                 raise SchemaError(
-                    f"{mine} differs from the first tier's ({theirs}, line {first.line}); a "
-                    f"tariff has one {column}",
+                    f"{mine} differs from the first tier's ({theirs or 'none'}, line "
+                    f"{first.line}); a tariff has one {column}",
                     location=Location(source, row.line),
                     path=column,
                     hint="leave it empty on later tiers",
                 )
-    tiers = tuple(
-        Tier(r.from_second, r.rate, r.rate_unit, r.increment, r.line)
-        for r in sorted(rows, key=lambda r: r.from_second)
-    )
+    if len(rows) > 1:
+        rows = sorted(rows, key=lambda r: r.from_second)
+    tiers = tuple(Tier(r.from_second, r.rate, r.rate_unit, r.increment, r.line) for r in rows)
     return Tariff(
         prefix=first.prefix,
         number_type=first.number_type,
         origin=first.origin,
         tiers=tiers,
-        connect_fee=first.connect_fee if first.connect_fee is not None else Decimal(0),
+        connect_fee=fee,
         max_cost=first.max_cost,
         days=first.days,
         time_from=first.time_from,
         time_to=first.time_to,
         destination=first.destination,
-        line=rows[0].line,
+        line=line,
         order=order,
     )
 
