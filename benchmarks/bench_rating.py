@@ -1,6 +1,11 @@
 """Benchmark rate-card lookups: a generated card of 60,000 prefixes, µs per call.
 
-Run: ``python benchmarks/bench_rating.py`` (prints figures; asserts nothing).
+Run: ``python benchmarks/bench_rating.py`` (prints medians; asserts nothing).
+
+"cache hit" is a number priced before (the per-number route cache); "unseen" numbers pay
+the longest-prefix dict probes (routes per prefix already built); "cold" also builds the
+routes. The bare-probe baseline is PERFORMANCE.md's "longest-prefix match by dict probes"
+row measured on the same machine, for scale (absolute figures drift between runs).
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ def main() -> None:
         card._cache.clear()
         for entry in card._by_prefix.values():  # nothing cached: probes and route building
             entry.routes.clear()
+            entry.last_route = None
         for digits in numbers[:20_000]:
             price(digits, "mobile", None, START, 125)
 

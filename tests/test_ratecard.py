@@ -288,6 +288,16 @@ def test_later_tier_may_not_change_fee_or_cap(tmp_path: Path, column: str) -> No
     assert "differs from the first tier's" in error.message
 
 
+def test_blank_fee_on_the_first_tier_is_zero_for_the_others(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER, row(connect_fee=""), row(connect_fee="0", from_second="60"))
+    (tariff,) = load_ratecard(path).tariffs
+    assert tariff.connect_fee == 0
+    error = schema_error(
+        write(tmp_path, HEADER, row(connect_fee=""), row(connect_fee="0.01", from_second="60"))
+    )
+    assert error.finding.path == "connect_fee"
+
+
 def test_tier_rows_may_come_in_any_order(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER, row(from_second="60", increment="1", connect_fee=""), GOOD)
     (tariff,) = load_ratecard(path).tariffs

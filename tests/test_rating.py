@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policy.ratecard import RateCard, Rounding
+from policy.rating import Tariff, Tier
 
 UTC = timezone.utc
 EXACT = Rounding("half_up", 6)
@@ -880,8 +881,6 @@ def test_skipping_repeated_weeks_changes_nothing(
 
 
 def test_tariffs_built_by_hand_are_checked() -> None:
-    from policy.rating import Tariff, Tier
-
     tier = Tier(0, D("0.10"), 60, 60)
     assert Tariff("44", None, None, (tier,)).always
     with pytest.raises(ValueError, match="second 0"):

@@ -40,7 +40,12 @@ def register(commands: Any) -> None:
         help="policy to check data files against (default: the policy among "
         "PATHs, else the bundled rules)",
     )
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument(
+        "--format",
+        choices=("text", "json", "sarif"),
+        default="text",
+        help="text (default), json, or sarif (SARIF 2.1.0 for code-scanning UIs)",
+    )
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
 
 
@@ -104,6 +109,11 @@ def _check(args: argparse.Namespace) -> int:
             sys.stdout,
             indent=2,
         )
+        sys.stdout.write("\n")
+    elif args.format == "sarif":
+        from ..sarif import to_sarif
+
+        json.dump(to_sarif(findings), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print_findings(findings, sys.stdout)
