@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,11 +39,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from policy.errors import InputError, Location, SchemaError
 from policy.rating import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
-from policy.resources import schemas_dir
 
 __all__ = [
     "COLUMNS",
@@ -513,79 +509,25 @@ def _tariff(rows: list[_Row], order: int, source: str) -> Tariff:
 # -- sidecar ---------------------------------------------------------------------------
 
 
+def _only_comments(text: str) -> bool:
+    return all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines())
+
+
 def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
-    """Currency and rounding from ``R.yaml`` beside ``R.csv``; defaults when absent."""
-    if not path.exists():
+    """Currency and rounding from ``R.yaml`` beside ``R.csv``; defaults when absent.
+
+    Read and validated like every other data file (``schemas/ratecard.schema.json``),
+    so its errors name the field path and line the same way."""
+    if not path.exists() or _only_comments(_read_text(str(path))):
         return None, Rounding()
-    source = str(path)
-    text = _read_text(source)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        node = yaml.compose(text, Loader=loader)
-        data = yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 0
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"not valid YAML: {problem}", location=Location(source, line)) from None
-    if data is None:
-        data = {}
-    errors = sorted(_validator().iter_errors(data), key=lambda e: list(map(str, e.path)))
-    if errors:
-        raise _all_of([_sidecar_error(e, node, source) for e in errors])
+    from policy.documents import load_document
+
+    document = load_document(path, schema="ratecard")
+    data = document.data if isinstance(document.data, dict) else {}
     rounding = data.get("rounding", {})
     return data.get("currency"), Rounding(
         method=rounding.get("method", "half_up"), decimals=rounding.get("decimals", 2)
     )
-
-
-def _sidecar_error(error: Any, node: yaml.Node | None, source: str) -> SchemaError:
-    parts = [str(p) for p in error.absolute_path]
-    message = error.message
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = error.schema.get("properties", {})
-        extra = next(k for k in error.instance if k not in known)
-        parts.append(str(extra))
-        message = f"unknown field{_suggest(str(extra), known)}"
-    return SchemaError(
-        message,
-        location=Location(source, _yaml_line(node, parts)),
-        path=".".join(parts) or "(document)",
-    )
-
-
-@lru_cache(maxsize=1)
-def _validator() -> Any:
-    import jsonschema  # type: ignore[import-untyped]
-
-    schema = json.loads(_schema_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
-def _schema_text() -> str:
-    path = schemas_dir() / SCHEMA_NAME
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError:
-        raise InputError("schema file is missing", location=Location(str(path))) from None
-
-
-def _yaml_line(node: yaml.Node | None, parts: list[str]) -> int:
-    """1-based line of the node at ``parts`` (a key's line for the last part), else 0."""
-    if node is None:
-        return 0
-    line = node.start_mark.line + 1
-    for part in parts:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for key, value in node.value:
-            if key.value == part:
-                line, node = key.start_mark.line + 1, value
-                break
-        else:
-            break
-    return line
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:

@@ -412,11 +412,11 @@ def test_sidecar_fields_default_one_by_one(tmp_path: Path) -> None:
     [
         (["currency: USD", "rounding:", "  method: halfup"], 3, "rounding.method", "is not one of"),
         (["currency: usd"], 1, "currency", "does not match"),
-        (["rounding:", "  decimals: two"], 2, "rounding.decimals", "is not of type 'integer'"),
+        (["rounding:", "  decimals: two"], 2, "rounding.decimals", "expected an integer"),
         (["rounding:", "  decimals: 11"], 2, "rounding.decimals", "is greater than"),
-        (["curency: USD"], 1, "curency", "unknown field (did you mean 'currency'?)"),
+        (["curency: USD"], 1, "curency", "unknown field 'curency' (did you mean 'currency'?)"),
         (["rounding:", "  mode: up"], 2, "rounding.mode", "unknown field"),
-        (["- USD"], 1, "(document)", "is not of type 'object'"),
+        (["- USD"], 1, "(root)", "expected a mapping"),
     ],
 )
 def test_bad_sidecar_names_the_field(
@@ -441,7 +441,7 @@ def test_every_sidecar_problem_is_a_finding(tmp_path: Path) -> None:
 def test_sidecar_that_is_not_yaml_is_input_error(tmp_path: Path) -> None:
     card = write(tmp_path, HEADER, GOOD)
     sidecar = write(tmp_path, "currency: [USD", name="rates.yaml")
-    with pytest.raises(InputError, match="not valid YAML") as info:
+    with pytest.raises(InputError, match="invalid YAML") as info:
         load_ratecard(card)
     assert str(info.value).startswith(str(sidecar))
 

@@ -7,4 +7,4 @@ Add a module to ``COMMANDS`` to make it part of the command line.
 
 from __future__ import annotations
 
-COMMANDS = ("check", "eval")
+COMMANDS = ("check", "eval", "explain")

@@ -132,8 +132,8 @@ def _data_kind(path: Path, data: Any) -> str | None:
     if isinstance(data, dict):
         if "tenant" in data:
             return "tenant"
-        if "rounding" in data or ("currency" in data and len(data) <= 2):
-            return "sidecar"
+        if path.with_suffix(".csv").is_file() or "rounding" in data:
+            return "sidecar"  # R.yaml beside R.csv: the rate card's currency and rounding
         if {"id", "direction", "to"} <= set(data):
             return "call"
     return None

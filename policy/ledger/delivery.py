@@ -1,0 +1,192 @@
+"""Delivery: send outbox events by e-mail (SMTP, to a configured server) and/or webhook.
+
+At least once, with a dedupe key: e-mails carry it as ``Message-ID`` and
+``X-Ccpolicy-Dedupe-Key``; webhook POSTs as ``Idempotency-Key``. A webhook POST is retried
+within one run with exponential backoff (``backoff × 2^n``); any failed delivery is due
+again after ``retry_after × 2^attempts`` (capped), until ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+from .outbox import Job
+
+__all__ = [
+    "Channel",
+    "DeliveryFailed",
+    "DeliveryReport",
+    "SmtpChannel",
+    "WebhookChannel",
+    "render_email",
+]
+
+
+class DeliveryFailed(Exception):
+    """The server did not accept the message (it will be tried again)."""
+
+
+class Channel(Protocol):
+    name: str  # email | webhook
+    target: str | None  # None: one delivery per recipient e-mail; else the URL
+
+    def send(self, job: Job) -> None: ...
+
+
+def render_email(job: Job, sender: str) -> EmailMessage:
+    payload = job.payload
+    event = payload["event"]
+    detail = ""
+    if "amount" in event:
+        detail = f" {event['amount']} {payload.get('currency', '')}".rstrip()
+    if "pool" in event:
+        detail = f" {event['pool']} at {event['percent']}%"
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = job.recipient
+    message["Subject"] = f"[ccpolicy] {payload['tenant']}: {event['type']}{detail}"
+    message["Message-ID"] = f"<{job.dedupe_key}@ccpolicy>"
+    message["X-Ccpolicy-Dedupe-Key"] = job.dedupe_key
+    lines = [
+        f"Tenant {payload['tenant']}: {event['type'].replace('_', ' ')}{detail}.",
+        f"Call: {payload['call']}",
+    ]
+    if event.get("reason"):
+        lines.append(f"Reason: {event['reason']}")
+    if payload.get("balance_after") is not None:
+        lines.append(f"Balance after: {payload['balance_after']} {payload.get('currency', '')}")
+    lines.append(f"You receive this as: {', '.join(payload['roles']) or '(no role)'}")
+    message.set_content("\n".join(lines) + "\n")
+    return message
+
+
+@dataclass
+class SmtpChannel:
+    """E-mail through an SMTP server (``host:port``); plain SMTP, STARTTLS and login
+    optional."""
+
+    host: str
+    port: int = 25
+    sender: str = "ccpolicy@localhost"
+    timeout: float = 10.0
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = None
+    name: str = field(default="email", init=False)
+    target: str | None = field(default=None, init=False)
+
+    def send(self, job: Job) -> None:
+        message = render_email(job, self.sender)
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls()
+                if self.username:
+                    smtp.login(self.username, self.password or "")
+                smtp.send_message(message, from_addr=self.sender, to_addrs=[job.recipient])
+        except (OSError, smtplib.SMTPException) as exc:
+            raise DeliveryFailed(f"smtp {self.host}:{self.port}: {exc}") from None
+
+
+@dataclass
+class WebhookChannel:
+    """HTTP POST of the event as JSON; 2xx is success. Retries ``attempts`` times with
+    exponential backoff before the delivery is put back for a later run."""
+
+    url: str
+    attempts: int = 4
+    backoff: float = 0.5
+    timeout: float = 10.0
+    sleep: Callable[[float], None] = time.sleep
+    name: str = field(default="webhook", init=False)
+
+    @property
+    def target(self) -> str | None:
+        return self.url
+
+    def send(self, job: Job) -> None:
+        body = json.dumps(
+            {"dedupe_key": job.dedupe_key, **job.payload}, sort_keys=True
+        ).encode()
+        last = ""
+        for attempt in range(self.attempts):
+            if attempt:
+                self.sleep(self.backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(
+                self.url,
+                data=body,
+                method="POST",
+                headers={
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": job.dedupe_key,
+                    "User-Agent": "ccpolicy-ledger",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    response.read()
+                    if 200 <= response.status < 300:
+                        return
+                    last = f"HTTP {response.status}"
+            except urllib.error.HTTPError as exc:
+                exc.close()
+                last = f"HTTP {exc.code}"
+                if 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429):
+                    break  # the receiver refuses this message: retrying now will not help
+            except (OSError, ValueError) as exc:
+                last = str(getattr(exc, "reason", exc))
+        raise DeliveryFailed(f"webhook {self.url}: {last}")
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[Job] = field(default_factory=list)
+    failed: list[tuple[Job, str]] = field(default_factory=list)
+    pending: list[Job] = field(default_factory=list)  # dry run: what would be sent
+
+    def to_dict(self) -> dict[str, Any]:
+        def row(job: Job, error: str | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "event": job.payload["event"]["type"],
+                "call": job.payload["call"],
+                "channel": job.channel,
+                "recipient": job.recipient,
+                "dedupe_key": job.dedupe_key,
+            }
+            if error is not None:
+                out["error"] = error
+            return out
+
+        return {
+            "sent": [row(j) for j in self.sent],
+            "failed": [row(j, e) for j, e in self.failed],
+            "pending": [row(j) for j in self.pending],
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When a failed delivery is due again: ``retry_after × 2^(attempts−1)``, capped."""
+
+    retry_after: float = 30.0
+    max_delay: float = 3600.0
+    max_attempts: int = 20
+
+    def next_attempt(self, now: datetime, attempts: int) -> datetime | None:
+        if attempts >= self.max_attempts:
+            return None
+        delay = min(self.retry_after * 2 ** max(attempts - 1, 0), self.max_delay)
+        return now + timedelta(seconds=delay)
+
+
+def channel_targets(channels: Sequence[Channel]) -> list[tuple[str, str | None]]:
+    return [(c.name, c.target) for c in channels]

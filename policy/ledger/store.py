@@ -1,0 +1,294 @@
+"""Store: the ledger's tables (SQLAlchemy Core), its column types, and the database engine.
+
+One schema for SQLite and PostgreSQL. Money is exact: ``NUMERIC(20, 6)`` on PostgreSQL
+and decimal text on SQLite (whose NUMERIC affinity would turn "12.34" into a float).
+Timestamps are stored as naive UTC and returned aware. The tables are created by the
+versioned migrations in :mod:`policy.ledger.migrations`; ``schema_migrations`` records
+which ran.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from .errors import LedgerError
+
+__all__ = [
+    "Money",
+    "UTCDateTime",
+    "charges",
+    "connect",
+    "deliveries",
+    "history",
+    "lot_spends",
+    "lots",
+    "metadata",
+    "outbox",
+    "pool_usage",
+    "redact",
+    "schema_migrations",
+    "tenants",
+]
+
+SQLITE_BUSY_TIMEOUT = 60.0  # seconds a writer waits for the database lock
+
+
+class Money(sa.types.TypeDecorator[Decimal]):
+    """An exact decimal amount: NUMERIC on PostgreSQL, decimal text on SQLite."""
+
+    impl = sa.Numeric(20, 6)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(40))
+        return dialect.type_descriptor(sa.Numeric(20, 6, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)).normalize() if dialect.name != "sqlite" else Decimal(value)
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """An aware UTC datetime, stored naive (both backends agree on that)."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("ledger timestamps must be timezone-aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("billing_country", sa.String(2), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    # spent beyond every lot (a credits call is charged in full, SPEC Evaluation);
+    # the next lot pays it back first
+    sa.Column("overdraft", Money, nullable=False),
+    sa.Column("failing", sa.Boolean, nullable=False),  # inside a failed-recharge episode
+    sa.Column("foreign_billing_override", sa.Text, nullable=True),  # recorded reason
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+lots = sa.Table(
+    "lots",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False),  # initial | purchase | recharge
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("remaining", Money, nullable=False),
+    sa.Column("purchased_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("closed", sa.Boolean, nullable=False),  # spent or expired
+    sa.Column("payment_ref", sa.String(200), nullable=True),
+    sa.Index("ix_lots_open", "tenant_id", "closed", "purchased_at"),
+)
+
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    # initial | purchase | recharge | charge | expiry
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("amount", Money, nullable=False),  # signed balance change
+    sa.Column("balance_after", Money, nullable=False),
+    sa.Column("call_id", sa.String(200), nullable=True),
+    sa.Column("lot_id", sa.Integer, nullable=True),
+    sa.Column("note", sa.Text, nullable=True),
+    sa.Index("ix_history_tenant", "tenant_id", "id"),
+)
+
+lot_spends = sa.Table(
+    "lot_spends",
+    metadata,
+    sa.Column("history_id", sa.ForeignKey("history.id"), primary_key=True),
+    sa.Column("lot_id", sa.ForeignKey("lots.id"), primary_key=True),
+    sa.Column("amount", Money, nullable=False),
+)
+
+charges = sa.Table(
+    "charges",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),
+    sa.Column("permitted", sa.Boolean, nullable=False),
+    sa.Column("paid_by", sa.String(20), nullable=False),
+    sa.Column("pool", sa.String(200), nullable=True),
+    sa.Column("minutes", sa.Integer, nullable=False),  # pool minutes used
+    sa.Column("cost", Money, nullable=False),  # debited from credits
+    sa.Column("recharged", Money, nullable=False),  # bought by an auto-recharge
+    sa.Column("decision", sa.Text, nullable=False),  # the decision, JSON
+    sa.UniqueConstraint("tenant_id", "call_id", name="uq_charges_tenant_call"),
+)
+
+pool_usage = sa.Table(
+    "pool_usage",
+    metadata,
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("pool", sa.String(200), primary_key=True),
+    sa.Column("minutes", sa.Integer, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("event_key", sa.String(300), nullable=False, unique=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON: event, call, roles, recipients
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expanded", sa.Boolean, nullable=False),  # deliveries created
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("outbox_id", sa.ForeignKey("outbox.id"), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),  # email | webhook
+    sa.Column("recipient", sa.String(500), nullable=False),  # address or URL
+    sa.Column("status", sa.String(20), nullable=False),  # pending | sent
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden (for messages)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
+
+
+def parse_url(url: str) -> URL:
+    """``sqlite:///path`` or ``postgresql://…`` (psycopg 3), else a clear error."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise LedgerError(
+            f"malformed database URL '{url}': {exc}",
+            hint="use sqlite:///path/to/ccpolicy.db or postgresql://user@host:5432/dbname",
+            code="bad-url",
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
+            raise LedgerError(f"unsupported SQLite driver in '{url}'", code="bad-url")
+        if not parsed.database or parsed.database == ":memory:":
+            raise LedgerError(
+                f"'{url}' names no database file (an in-memory ledger would not persist)",
+                hint="use sqlite:///path/to/ccpolicy.db",
+                code="bad-url",
+            )
+        return parsed
+    raise LedgerError(
+        f"unsupported database '{parsed.drivername}' in '{redact(url)}'",
+        hint="use sqlite:///path/to/ccpolicy.db or postgresql://user@host:5432/dbname",
+        code="bad-url",
+    )
+
+
+def connect(url: str, *, create: bool) -> Engine:
+    """A SQLAlchemy engine for ``url``. SQLite runs in WAL mode with a busy timeout, and
+    every write transaction starts ``BEGIN IMMEDIATE`` (one writer at a time, no upgrade
+    deadlocks). Without ``create``, a missing SQLite file is an error, not a new ledger."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if not create and not os.path.exists(path):
+            raise LedgerError(
+                f"no ledger at '{path}'",
+                hint="create it with `ccpolicy ledger init --tenant T.yaml --db URL`",
+                code="no-ledger",
+            )
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise LedgerError(f"cannot open database '{path}': no directory '{folder}'")
+        engine = sa.create_engine(
+            parsed,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
+            poolclass=sa.pool.NullPool,
+        )
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise LedgerError(f"cannot use database '{redact(url)}': {exc}", code="bad-url") from None
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    conn.exec_driver_sql(f"BEGIN {mode}")
