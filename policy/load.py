@@ -43,13 +43,13 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
 
 def load_policy(*paths: PathLike) -> CompiledPolicy:
     """Parse, check and compile; raise the first error (a PolicyError subclass)."""
-    sources = read_policy_sources(*(paths or (rules_dir(),)))
-    modules = [parse(s.text, s.name) for s in sources]  # raises PolicySyntaxError
-    catalog, findings = check_modules(modules)
+    compiled, findings = policy_findings(*paths)
     errors = [f for f in findings if f.is_error]
-    if errors:
-        raise CheckError.from_finding(errors[0], tuple(errors))
-    return compile_policy(catalog)
+    if compiled is None or errors:
+        first = errors[0]
+        kind = PolicySyntaxError if first.code == "syntax" else CheckError
+        raise kind.from_finding(first, tuple(errors))
+    return compiled
 
 
 def default_ratecard_path(*policy_paths: PathLike) -> Path | None:
