@@ -14,17 +14,31 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from . import ast
 from .check import COUNTRIES
-from .compile import CompiledPolicy, CompiledScenario, Facts
+from .compile import CompiledPolicy, CompiledScenario, Facts, describe
 from .errors import Finding, Location
 from .numbers import NON_GEOGRAPHIC, NumberInfo
 from .vocabulary import CONTEXTS, DIRECTIONS
 
-__all__ = ["Analysis", "Situation", "analysis_findings", "analyze"]
+__all__ = [
+    "Analysis",
+    "Cover",
+    "DecisionTable",
+    "Dimension",
+    "Overlap",
+    "Row",
+    "Situation",
+    "analysis_findings",
+    "analyze",
+    "decision_table",
+    "dimensions",
+    "outcome_text",
+    "walk",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,28 +204,52 @@ def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
                 )
 
 
-def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
-    """Run every representative situation through the scenarios, in order."""
-    first: Counter[int] = Counter()
-    matched: Counter[int] = Counter()
-    shadow: dict[int, Counter[int]] = {}
-    gaps: list[Situation] = []
-    count = 0
+def walk(policy: CompiledPolicy) -> Iterator[tuple[Situation, int | None, tuple[int, ...]]]:
+    """Every representative situation with the index of the scenario that decides it (None:
+    a gap) and the indexes of the later scenarios that match it too (first match wins)."""
     scenarios = policy.scenarios
     for situation in _situations(policy):
-        count += 1
-        decider: int | None = None
-        for scenario in scenarios:
-            if scenario.test(situation.facts):
-                matched[scenario.index] += 1
-                if decider is None:
-                    decider = scenario.index
-                    first[decider] += 1
-                else:
-                    shadow.setdefault(scenario.index, Counter())[decider] += 1
-        if decider is None and len(gaps) < max_gaps:
-            gaps.append(situation)
-    return Analysis(count, gaps, first, shadow, matched)
+        facts = situation.facts
+        matching = [s.index for s in scenarios if s.test(facts)]
+        if matching:
+            yield situation, matching[0], tuple(matching[1:])
+        else:
+            yield situation, None, ()
+
+
+class _Tally:
+    """Counts of one walk: who decides, who else matches, the first gaps."""
+
+    def __init__(self, max_gaps: int) -> None:
+        self.count = 0
+        self.first: Counter[int] = Counter()
+        self.matched: Counter[int] = Counter()
+        self.shadow: dict[int, Counter[int]] = {}
+        self.gaps: list[Situation] = []
+        self.max_gaps = max_gaps
+
+    def add(self, situation: Situation, decider: int | None, also: tuple[int, ...]) -> None:
+        self.count += 1
+        if decider is None:
+            if len(self.gaps) < self.max_gaps:
+                self.gaps.append(situation)
+            return
+        self.first[decider] += 1
+        self.matched[decider] += 1
+        for later in also:
+            self.matched[later] += 1
+            self.shadow.setdefault(later, Counter())[decider] += 1
+
+    def result(self) -> Analysis:
+        return Analysis(self.count, self.gaps, self.first, self.shadow, self.matched)
+
+
+def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
+    """Run every representative situation through the scenarios, in order."""
+    tally = _Tally(max_gaps)
+    for situation, decider, also in walk(policy):
+        tally.add(situation, decider, also)
+    return tally.result()
 
 
 def analysis_findings(policy: CompiledPolicy, analysis: Analysis | None = None) -> list[Finding]:
@@ -266,3 +304,235 @@ def analysis_findings(policy: CompiledPolicy, analysis: Analysis | None = None) 
             )
         )
     return findings
+
+
+# ---- the decision table ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    """One way situations differ: a value per situation, or a yes/no with its two phrasings."""
+
+    name: str
+    get: Callable[[Situation], str | bool]
+    yes: str = ""
+    no: str = ""
+
+    def render(self, values: set[str | bool]) -> str:
+        if self.yes:
+            return self.yes if values == {True} else self.no
+        return f"{self.name}={'|'.join(sorted(str(v) for v in values))}"
+
+
+def _bool_dim(yes: str, no: str, get: Callable[[Situation], bool]) -> Dimension:
+    return Dimension(yes, get, yes, no)
+
+
+def _in_region(countries: frozenset[str], *, caller: bool) -> Callable[[Situation], bool]:
+    if caller:
+        return lambda s: s.facts.origin_country in countries
+    return lambda s: s.facts.number.country in countries
+
+
+def _holds(licence: str) -> Callable[[Situation], bool]:
+    return lambda s: licence in s.facts.licences
+
+
+def _has_minutes(pool: str) -> Callable[[Situation], bool]:
+    return lambda s: pool in s.facts.pools_left
+
+
+def dimensions(policy: CompiledPolicy) -> tuple[Dimension, ...]:
+    """The dimensions a decision table row is described by, for this policy's conditions."""
+    atoms = _atoms(policy)
+    catalog = policy.catalog
+
+    def to(s: Situation) -> str:
+        n = s.facts.number
+        return "emergency" if n.emergency else "short_code" if n.short_code else n.number_type
+
+    dims = [
+        Dimension("direction", lambda s: s.facts.direction),
+        Dimension("context", lambda s: s.facts.context),
+        Dimension("to", to),
+        Dimension("destination", lambda s: s.facts.dest_kind),
+    ]
+    seen: set[str] = set()
+    for atom in atoms:
+        if isinstance(atom, ast.DestinationIn | ast.CallerIn):
+            label = describe(atom)
+            if label in seen:
+                continue
+            seen.add(label)
+            countries = catalog.region_countries(atom.region)
+            who, where = label.split(" in ", 1)
+            get = _in_region(countries, caller=isinstance(atom, ast.CallerIn))
+            dims.append(_bool_dim(label, f"{who} not in {where}", get))
+    if any(isinstance(a, ast.CallerSharesCode) for a in atoms):
+        dims.append(
+            _bool_dim(
+                "caller shares calling code",
+                "caller does not share calling code",
+                lambda s: s.facts.shares_code,
+            )
+        )
+    if any(isinstance(a, ast.ToIs) and a.number_class.value == "service_number" for a in atoms):
+        dims.append(
+            _bool_dim(
+                "to is service_number",
+                "to is not service_number",
+                lambda s: s.facts.service_number,
+            )
+        )
+    dims.append(Dimension("plan", lambda s: s.facts.plan or "none"))
+    licences = sorted(
+        {a.licence.value for a in atoms if isinstance(a, ast.HasLicence)} - set(policy.plans)
+    )
+    for licence in licences:
+        dims.append(_bool_dim(f"has {licence}", f"has no {licence}", _holds(licence)))
+    if policy.uses_state:
+        dims.append(
+            _bool_dim("credits set up", "credits not set up", lambda s: s.facts.credits_set_up)
+        )
+        dims.append(
+            _bool_dim(
+                "balance positive", "balance not positive", lambda s: s.facts.balance_positive
+            )
+        )
+        for pool in sorted({*policy.shared_pools, *(k[1] for k in policy.plan_pools)}):
+            dims.append(
+                _bool_dim(
+                    f"pool {pool} has minutes",
+                    f"pool {pool} has no minutes",
+                    _has_minutes(pool),
+                )
+            )
+    return tuple(dims)
+
+
+class Cover:
+    """The values each dimension takes over a set of situations, and one example."""
+
+    __slots__ = ("count", "example", "values")
+
+    def __init__(self, width: int) -> None:
+        self.count = 0
+        self.values: list[set[str | bool]] = [set() for _ in range(width)]
+        self.example: Situation | None = None
+
+    def add(self, situation: Situation, point: tuple[str | bool, ...]) -> None:
+        self.count += 1
+        if self.example is None:
+            self.example = situation
+        for bucket, value in zip(self.values, point, strict=True):
+            bucket.add(value)
+
+    def merge(self, other: Cover) -> None:
+        self.count += other.count
+        if self.example is None:
+            self.example = other.example
+        for bucket, values in zip(self.values, other.values, strict=True):
+            bucket |= values
+
+    def describe(self, dims: Sequence[Dimension], full: Cover) -> list[str]:
+        """The dimensions on which these situations are narrower than the whole space."""
+        return [
+            dim.render(values)
+            for dim, values, every in zip(dims, self.values, full.values, strict=True)
+            if values != every
+        ]
+
+
+@dataclass
+class Row:
+    scenario: CompiledScenario | None  # None: the gap row
+    outcome: str
+    cover: Cover
+
+
+@dataclass
+class Overlap:
+    later: CompiledScenario
+    earlier: CompiledScenario
+    cover: Cover
+
+
+@dataclass
+class DecisionTable:
+    """What every situation comes to: rows by deciding scenario and outcome, the gaps, the
+    scenarios overlapped (partly or wholly) by earlier ones, the counts behind them."""
+
+    dims: tuple[Dimension, ...]
+    full: Cover
+    rows: list[Row]
+    gaps: Cover
+    gap_groups: dict[tuple[str, str], Cover]  # gaps by (direction, context)
+    overlaps: list[Overlap]
+    analysis: Analysis
+
+    def shadowed(self, policy: CompiledPolicy) -> list[CompiledScenario]:
+        """Scenarios that match situations but never decide one (all decided earlier)."""
+        a = self.analysis
+        return [s for s in policy.scenarios if a.first_match[s.index] == 0 and a.matched[s.index]]
+
+    def dead(self, policy: CompiledPolicy) -> list[CompiledScenario]:
+        """Scenarios that match no situation at all (their condition contradicts itself)."""
+        return [s for s in policy.scenarios if self.analysis.matched[s.index] == 0]
+
+
+def outcome_text(outcome: ast.Outcome) -> str:
+    """A scenario's outcome as policy text: ``then pool domestic, spill over to …``."""
+    if isinstance(outcome, ast.PayFree):
+        return "then free"
+    if isinstance(outcome, ast.PayIncluded):
+        return f"then {outcome.paid_by}"
+    if isinstance(outcome, ast.PayDeny):
+        return f"deny {outcome.denial.value}"
+    if isinstance(outcome, ast.PayPool):
+        spill = f", spill over to credits of {outcome.spill}" if outcome.spill else ""
+        return f"then pool {outcome.pool.value}{spill}"
+    return f"then credits of {outcome.payer}"
+
+
+def _outcome_of(scenario: CompiledScenario, facts: Facts) -> str:
+    for guard in scenario.guards:
+        if guard.denies(facts):
+            return f"deny {guard.denial} ({guard.label} at line {guard.span.line})"
+    return outcome_text(scenario.outcome)
+
+
+def decision_table(policy: CompiledPolicy, *, max_gaps: int = 1000) -> DecisionTable:
+    """Walk every situation once; group them into the rows of a decision table."""
+    dims = dimensions(policy)
+    width = len(dims)
+    full = Cover(width)
+    gaps = Cover(width)
+    gap_groups: dict[tuple[str, str], Cover] = {}
+    rows: dict[tuple[int, str], Row] = {}
+    pairs: dict[tuple[int, int], Overlap] = {}
+    tally = _Tally(max_gaps)
+    scenarios = policy.scenarios
+    for situation, decider, also in walk(policy):
+        tally.add(situation, decider, also)
+        point = tuple(d.get(situation) for d in dims)
+        full.add(situation, point)
+        if decider is None:
+            gaps.add(situation, point)
+            key = (situation.facts.direction, situation.facts.context)
+            gap_groups.setdefault(key, Cover(width)).add(situation, point)
+            continue
+        scenario = scenarios[decider]
+        outcome = _outcome_of(scenario, situation.facts)
+        row = rows.get((decider, outcome))
+        if row is None:
+            row = rows[(decider, outcome)] = Row(scenario, outcome, Cover(width))
+        row.cover.add(situation, point)
+        for later in also:
+            pair = pairs.get((later, decider))
+            if pair is None:
+                pair = pairs[(later, decider)] = Overlap(scenarios[later], scenario, Cover(width))
+            pair.cover.add(situation, point)
+    ordered = [rows[k] for k in sorted(rows)]
+    overlaps = [pairs[k] for k in sorted(pairs)]
+    groups = {k: gap_groups[k] for k in sorted(gap_groups)}
+    return DecisionTable(dims, full, ordered, gaps, groups, overlaps, tally.result())

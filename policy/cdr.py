@@ -39,6 +39,7 @@ __all__ = [
     "CALL_COLUMNS",
     "CALL_TYPES",
     "BadRow",
+    "CallStream",
     "RowError",
     "call_from_fields",
     "read_calls",
@@ -151,7 +152,13 @@ def _text(data: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def call_from_fields(data: Mapping[str, Any], *, assume_utc: bool = False) -> Call:
+def call_from_fields(
+    data: Mapping[str, Any],
+    *,
+    assume_utc: bool = False,
+    where: Location | None = None,
+    row: int = 0,
+) -> Call:
     """A :class:`Call` from SPEC fields (strings, or JSON values), checked field by field.
 
     Raises :class:`RowError` naming the first bad field. Numbers are only checked for
@@ -190,6 +197,8 @@ def call_from_fields(data: Mapping[str, Any], *, assume_utc: bool = False) -> Ca
         user,
         from_,
         _duration(data.get("duration")),
+        where,
+        f"row {row}" if row else "",
     )
 
 
@@ -203,7 +212,7 @@ def _report_number(text: str) -> str | None:
     return text
 
 
-def _usage_report_call(cells: Mapping[str, str]) -> Call:
+def _usage_report_call(cells: Mapping[str, str], where: Location, row: int) -> Call:
     """Map one PSTN usage report row to a call (see ``docs/rating.md``)."""
     kind = cells.get("Call Type", "").strip()
     mapped = CALL_TYPES.get(kind)
@@ -222,7 +231,7 @@ def _usage_report_call(cells: Mapping[str, str]) -> Call:
         "duration": cells.get("Duration Seconds", "").strip(),
     }
     try:
-        return call_from_fields(fields, assume_utc=True)
+        return call_from_fields(fields, assume_utc=True, where=where, row=row)
     except RowError as exc:
         column = {
             "id": "Call ID",
@@ -238,30 +247,55 @@ def _usage_report_call(cells: Mapping[str, str]) -> Call:
 # ---------------------------------------------------------------------------- readers
 
 
-def read_calls(path: str | os.PathLike[str]) -> Iterator[Call | BadRow]:
+class CallStream:
+    """The calls of one file, streamed: iterate once; ``consumed`` counts the characters
+    read so far (against ``size`` bytes) for progress bars. Opening checks the file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        p = Path(path)
+        self.source = display_name(p)
+        self.suffix = p.suffix.lower()
+        if self.suffix not in (".csv", ".jsonl", ".ndjson", ".yaml", ".yml", ".json"):
+            raise InputError(
+                f"cannot read calls from a '{self.suffix or 'extensionless'}' file",
+                location=Location(self.source),
+                hint="use .csv (calls or a PSTN usage report), .jsonl, .yaml or .json",
+            )
+        try:
+            self.handle = open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115
+            self.size = os.fstat(self.handle.fileno()).st_size
+        except OSError as exc:
+            raise InputError(
+                f"cannot read: {exc.strerror}", location=Location(self.source)
+            ) from None
+        self.consumed = 0
+
+    def _lines(self) -> Iterator[str]:
+        for line in self.handle:
+            self.consumed += len(line)
+            yield line
+
+    def read(self, size: int = -1) -> str:
+        text = self.handle.read(size)
+        self.consumed += len(text)
+        return text
+
+    def __iter__(self) -> Iterator[Call | BadRow]:
+        with self.handle:
+            suffix, source = self.suffix, self.source
+            if suffix == ".csv":
+                yield from _csv_calls(self._lines(), source)
+            elif suffix in (".jsonl", ".ndjson"):
+                yield from _jsonl_calls(self._lines(), source)
+            elif suffix == ".json":
+                yield from _json_calls(self, source)
+            else:
+                yield from _yaml_calls(self, source)
+
+
+def read_calls(path: str | os.PathLike[str]) -> CallStream:
     """Stream the calls of ``path`` (format by extension); see the module docstring."""
-    p = Path(path)
-    source = display_name(p)
-    suffix = p.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson", ".yaml", ".yml", ".json"):
-        raise InputError(
-            f"cannot read calls from a '{suffix or 'extensionless'}' file",
-            location=Location(source),
-            hint="use .csv (calls or a PSTN usage report), .jsonl, .yaml or .json",
-        )
-    try:
-        handle = open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", location=Location(source)) from None
-    with handle:
-        if suffix == ".csv":
-            yield from _csv_calls(handle, source)
-        elif suffix in (".jsonl", ".ndjson"):
-            yield from _jsonl_calls(handle)
-        elif suffix == ".json":
-            yield from _json_calls(handle, source)
-        else:
-            yield from _yaml_calls(handle, source)
+    return CallStream(path)
 
 
 def _record_text(cells: list[str]) -> str:
@@ -270,7 +304,7 @@ def _record_text(cells: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _csv_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
+def _csv_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
     reader = csv.reader(handle)
     try:
         header = next(reader)
@@ -279,7 +313,7 @@ def _csv_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
     except csv.Error as exc:
         raise InputError(f"not a CSV file: {exc}", location=Location(source, 1)) from None
     header = [h.strip() for h in header]
-    convert: Callable[[dict[str, str]], Call]
+    convert: Callable[[dict[str, str], Location, int], Call]
     if "Call ID" in header or "UsageId" in header:
         missing = [c for c in ("Call Type", "Destination Number", "Start Time") if c not in header]
         convert = _usage_report_call
@@ -293,7 +327,7 @@ def _csv_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
                 hint=f"the columns are {', '.join(CALL_COLUMNS)} — or a PSTN usage report",
             )
         missing = [c for c in _REQUIRED if c not in header]
-        convert = call_from_fields
+        convert = _own_call
     if missing:
         raise SchemaError(
             f"missing column '{missing[0]}'", location=Location(source, 1), path="header"
@@ -322,25 +356,29 @@ def _csv_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
             )
         else:
             try:
-                yield convert(dict(zip(header, cells)))
+                yield convert(dict(zip(header, cells, strict=True)), Location(source, line), row)
             except RowError as exc:
                 yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
         line = reader.line_num + 1
 
 
-def _mapping_call(item: object, row: int, line: int, record: str) -> Call | BadRow:
+def _own_call(cells: Mapping[str, str], where: Location, row: int) -> Call:
+    return call_from_fields(cells, where=where, row=row)
+
+
+def _mapping_call(item: object, row: int, line: int, record: str, source: str) -> Call | BadRow:
     if not isinstance(item, dict):
         return BadRow(row, line, "(row)", "a call must be an object with id, to, …", record)
     unknown = [k for k in item if k not in CALL_COLUMNS]
     if unknown:
         return BadRow(row, line, str(unknown[0]), f"unknown field '{unknown[0]}'", record)
     try:
-        return call_from_fields(item)
+        return call_from_fields(item, where=Location(source, line), row=row)
     except RowError as exc:
         return BadRow(row, line, exc.field, exc.reason, record)
 
 
-def _jsonl_calls(handle: io.TextIOBase) -> Iterator[Call | BadRow]:
+def _jsonl_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
     row = 0
     for line, text in enumerate(handle, 1):
         if not text.strip():
@@ -352,10 +390,10 @@ def _jsonl_calls(handle: io.TextIOBase) -> Iterator[Call | BadRow]:
         except ValueError as exc:
             yield BadRow(row, line, "(row)", f"not JSON: {exc}", record)
             continue
-        yield _mapping_call(item, row, line, record)
+        yield _mapping_call(item, row, line, record, source)
 
 
-def _json_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
+def _json_calls(handle: CallStream, source: str) -> Iterator[Call | BadRow]:
     try:
         data = json.load(handle)
     except ValueError as exc:
@@ -365,7 +403,7 @@ def _json_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
     if not isinstance(data, list):
         raise SchemaError("a calls file holds a list of calls", location=Location(source, 1))
     for row, item in enumerate(data, 1):
-        yield _mapping_call(item, row, 0, json.dumps(item, ensure_ascii=False))
+        yield _mapping_call(item, row, 0, json.dumps(item, ensure_ascii=False), source)
 
 
 # ---- YAML, event by event (a list of flat call mappings)
@@ -378,6 +416,11 @@ except ImportError:  # pragma: no cover - PyYAML without LibYAML
 _YAML_NULL = frozenset(("", "~", "null", "Null", "NULL"))
 _YAML_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
 _YAML_INT = re.compile(r"[-+]?[0-9]+")
+
+
+def _line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
 
 
 def _yaml_scalar(event: yaml.ScalarEvent) -> object:
@@ -415,15 +458,15 @@ def _yaml_value(events: Iterator[yaml.Event], first: yaml.Event, source: str) ->
     if isinstance(first, yaml.AliasEvent):
         raise InputError(
             "aliases are not supported in calls files",
-            location=Location(source, first.start_mark.line + 1),
+            location=Location(source, _line(first)),
         )
     raise InputError(  # pragma: no cover - the parser yields nothing else here
         f"unexpected YAML {type(first).__name__}",
-        location=Location(source, first.start_mark.line + 1),
+        location=Location(source, _line(first)),
     )
 
 
-def _yaml_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
+def _yaml_calls(handle: CallStream, source: str) -> Iterator[Call | BadRow]:
     events = yaml.parse(handle, Loader=_Loader)
     row = 0
     try:
@@ -437,16 +480,17 @@ def _yaml_calls(handle: io.TextIOBase, source: str) -> Iterator[Call | BadRow]:
             if not isinstance(event, yaml.SequenceStartEvent):
                 raise SchemaError(
                     "a calls file holds a list of calls",
-                    location=Location(source, event.start_mark.line + 1),
+                    location=Location(source, _line(event)),
                 )
             while True:
                 item_event = next(events)
                 if isinstance(item_event, yaml.SequenceEndEvent):
                     break
                 row += 1
-                line = item_event.start_mark.line + 1
+                line = _line(item_event)
                 item = _yaml_value(events, item_event, source)
-                yield _mapping_call(item, row, line, json.dumps(item, ensure_ascii=False))
+                record = json.dumps(item, ensure_ascii=False, default=str)
+                yield _mapping_call(item, row, line, record, source)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         raise InputError(

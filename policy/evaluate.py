@@ -117,10 +117,14 @@ class Engine:
         if call.from_:
             self._number(call, "from", call.from_, region)
 
-    def facts(self, call: Call | Mapping[str, Any], tenant: Tenant) -> dict[str, Any]:
-        """The facts the engine derives for a call (for explanations), as plain data."""
+    def facts(
+        self, call: Call | Mapping[str, Any], tenant: Tenant, state: State | None = None
+    ) -> dict[str, Any]:
+        """The facts the engine derives for a call (for explanations), as plain data —
+        pools and balance as in ``state`` (default: the tenant as it is)."""
         call = _as_call(call)
         b = self.bind(tenant)
+        state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
         region = user.location if user else tenant.country
         number = self._number(call, "to", call.to, region)
@@ -156,14 +160,14 @@ class Engine:
                     name: {
                         "key": ref.key,
                         "size": ref.size,
-                        "used": b.initial.used(ref.key, call.month),
+                        "used": state.used(ref.key, call.month),
                     }
                     for name, ref in user.pools.items()
                 },
             }
         if tenant.credits is not None:
             out["credits"] = {
-                "balance": str(tenant.credits.balance),
+                "balance": str(state.balance),
                 "funding": tenant.credits.funding,
             }
         return out

@@ -17,16 +17,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from . import ast
+from .analysis import outcome_text
 from .binding import Binding, BoundUser, PoolRef, State
 from .call import Call
 from .compile import CompiledScenario, Facts, describe
 from .decision import Decision
-from .evaluate import ENGINE, Engine
+from .evaluate import ENGINE, Engine, Route
 from .numbers import NON_GEOGRAPHIC, classify
 from .rating import Tariff
+from .source import display_name
 from .tenant import Tenant
 
 __all__ = ["Explanation", "explain_run", "render_text"]
@@ -68,9 +71,7 @@ class Explanation:
 class _Context:
     """Everything the account needs to say what a condition saw."""
 
-    def __init__(
-        self, engine: Engine, b: Binding, state: State, call: Call, facts: Facts
-    ) -> None:
+    def __init__(self, engine: Engine, b: Binding, state: State, call: Call, facts: Facts) -> None:
         self.engine = engine
         self.b = b
         self.call = call
@@ -116,7 +117,7 @@ class _Context:
     def who(self, subject: str) -> str:
         return self.user.upn if self.user else f"the call (no {subject})"
 
-    def fact(self, cond: ast.Condition) -> str:  # noqa: PLR0911 - one case per atom
+    def fact(self, cond: ast.Condition) -> str:
         f = self.facts
         if isinstance(cond, ast.IsDirection):
             return f"the call is {f.direction}"
@@ -135,6 +136,7 @@ class _Context:
         if isinstance(cond, ast.DestinationIn | ast.CallerIn):
             countries = self.catalog.region_countries(cond.region)
             label = describe(cond).split(" in ", 1)[1]
+            country: str | None
             if isinstance(cond, ast.DestinationIn):
                 subject, country = "the destination", f.number.country
             else:
@@ -146,7 +148,9 @@ class _Context:
                 return "short codes are reachable by every caller"
             verb = "matches" if f.shares_code else "differs from"
             caller = f"+{self.origin_code}" if self.origin_code else "unknown"
-            return f"the caller's calling code {caller} {verb} the number's +{f.number.calling_code}"
+            return (
+                f"the caller's calling code {caller} {verb} the number's +{f.number.calling_code}"
+            )
         if isinstance(cond, ast.HasLicence):
             if self.user is None:
                 return f"{self.who(cond.subject)} holds no licences"
@@ -193,23 +197,6 @@ def _parts(scenario: CompiledScenario) -> tuple[ast.Condition, ...]:
     return cond.items if isinstance(cond, ast.AllOf) else (cond,)
 
 
-def _outcome_text(outcome: ast.Outcome) -> str:
-    if isinstance(outcome, ast.PayFree):
-        return "then free"
-    if isinstance(outcome, ast.PayIncluded):
-        return f"then {outcome.paid_by}"
-    if isinstance(outcome, ast.PayDeny):
-        return f"deny {outcome.denial.value}"
-    if isinstance(outcome, ast.PayPool):
-        spill = f", spill over to credits of {outcome.spill}" if outcome.spill else ""
-        return f"then pool {outcome.pool.value}{spill}"
-    return f"then credits of {outcome.payer}"
-
-
-def _where(span: ast.Span) -> str:
-    return f"{span.file}:{span.line}"
-
-
 def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Scenarios in order up to the deciding one, and the clause that decided."""
     steps: list[dict[str, Any]] = []
@@ -233,7 +220,7 @@ def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         step["matched"] = True
         step["conditions"] = checks
         guards = []
-        for guard, node in zip(scenario.guards, scenario.node.guards, strict=True):
+        for guard, clause in zip(scenario.guards, scenario.node.guards, strict=True):
             denies = guard.denies(ctx.facts)
             guards.append(
                 {
@@ -241,7 +228,7 @@ def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                     "file": guard.span.file,
                     "line": guard.span.line,
                     "denies": denies,
-                    "actual": ctx.actual(node.condition),
+                    "actual": ctx.actual(clause.condition),
                 }
             )
             if denies:
@@ -260,7 +247,7 @@ def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         return steps, {
             "kind": "scenario",
             "scenario": scenario.name,
-            "clause": _outcome_text(out),
+            "clause": outcome_text(out),
             "file": scenario.span.file,
             "line": scenario.span.line,
             "clause_line": out.span.line,
@@ -330,7 +317,9 @@ def _facts(ctx: _Context) -> dict[str, Any]:
             "balance": str(ctx.balance),
             "currency": tenant.currency,
             "funding": credits.funding,
-            "recharge_below": None if credits.recharge_below is None else str(credits.recharge_below),
+            "recharge_below": None
+            if credits.recharge_below is None
+            else str(credits.recharge_below),
             "recharge_amount": None
             if credits.recharge_amount is None
             else str(credits.recharge_amount),
@@ -367,9 +356,7 @@ def _tariff_dict(t: Tariff, source: str) -> dict[str, Any]:
     }
 
 
-def _arithmetic(
-    t: Tariff, start: int, end: int, connect: bool
-) -> tuple[list[str], Decimal]:
+def _arithmetic(t: Tariff, start: int, end: int, connect: bool) -> tuple[list[str], Decimal]:
     """The cost of call seconds [start, end) under ``t``, step by step (exact)."""
     lines: list[str] = []
     total = Decimal(0)
@@ -402,14 +389,16 @@ def _num(value: Decimal) -> str:
     return text
 
 
-def _money(ctx: _Context, decision: Decision, route_pool: str | None) -> dict[str, Any]:
+def _money(ctx: _Context, decision: Decision, route: Route | None) -> dict[str, Any]:
     engine, call, f = ctx.engine, ctx.call, ctx.facts
     card = engine.ratecard
     out: dict[str, Any] = {
         "paid_by": decision.paid_by,
         "pool": None,
         "billable_seconds": decision.billable_seconds,
-        "minutes": None if decision.billable_seconds is None else -(-decision.billable_seconds // 60),
+        "minutes": None
+        if decision.billable_seconds is None
+        else -(-decision.billable_seconds // 60),
         "max_duration": decision.max_duration if decision.authorization else None,
         "authorization": decision.authorization,
         "rate": None,
@@ -424,6 +413,7 @@ def _money(ctx: _Context, decision: Decision, route_pool: str | None) -> dict[st
         "notify": [n.to_dict() for n in decision.notify],
     }
     pool_start = 0
+    route_pool = route.pool if route is not None else None
     if route_pool is not None:
         entry = ctx.pools.get(route_pool)
         if entry is not None:
@@ -444,17 +434,24 @@ def _money(ctx: _Context, decision: Decision, route_pool: str | None) -> dict[st
             }
         else:
             out["pool"] = {"name": route_pool, "key": None, "size": 0, "left_before": 0}
-    charged = decision.cost is not None and decision.cost > 0
-    credits_call = decision.paid_by == "credits" or charged
+    may_spill = route is not None and route.kind == "pool" and route.payer is not None
+    credits_call = decision.paid_by == "credits" or (decision.permitted and may_spill)
     if f.number.short_code or not credits_call:
         return out
     tariff = card.tariff_at(f.number.digits, f.number.number_type, f.origin_country, call.start)
     if tariff is None:
         return out
-    out["rate"] = _tariff_dict(tariff, getattr(card, "source", "<rows>"))
+    out["rate"] = _tariff_dict(tariff, display_name(Path(getattr(card, "source", "<rows>"))))
+    if decision.authorization and decision.max_duration is not None and pool_start:
+        tail = decision.max_duration - pool_start
+        out["arithmetic"] = [
+            f"may last {pool_start}s of pool minutes + {tail}s the balance covers at this rate"
+        ]
     if decision.billable_seconds is None or decision.cost is None:
         return out
     spilled = decision.paid_by != "credits"
+    if spilled and decision.cost == 0:
+        return out
     start = pool_start if spilled else 0
     lines, exact = _arithmetic(tariff, start, decision.billable_seconds, connect=not spilled)
     rounded = card.rounding.apply(exact)
@@ -472,6 +469,38 @@ def _money(ctx: _Context, decision: Decision, route_pool: str | None) -> dict[st
     return out
 
 
+def _money_why(ctx: _Context, route: Route, decision: Decision) -> str:
+    """Why the money side refused a call the rules let through (pool, licence, balance, rate)."""
+    reasons: list[str] = []
+    if route.kind == "pool" and route.pool is not None:
+        left = ctx.left(route.pool)
+        entry = ctx.pools.get(route.pool)
+        if entry is None:
+            reasons.append(f"{ctx.who('user')} has no pool {route.pool}")
+        else:
+            reasons.append(f"pool {entry[0].key} has {left} of {entry[0].size} minutes left")
+        if route.payer is None:
+            reasons.append("the scenario does not spill over to credits")
+    licence = ctx.engine.policy.credits_licence or "the credits licence"
+    if not route.payer_licensed:
+        reasons.append(f"{ctx.who(route.payer or 'user')} does not hold {licence}")
+    elif ctx.b.tenant.credits is None:
+        reasons.append("credits are not set up")
+    elif decision.denial in ("balance_exhausted", "pool_exhausted") and (
+        decision.balance_after is not None and decision.balance_after <= 0
+    ):
+        reasons.append(f"the balance is {decision.balance_after} {ctx.currency}")
+    elif decision.denial == "no_rate" or not ctx.engine.ratecard.covers(
+        ctx.facts.number.digits,
+        ctx.facts.number.number_type,
+        ctx.facts.origin_country,
+        ctx.call.start,
+    ):
+        origin = ctx.facts.origin_country or "anywhere"
+        reasons.append(f"no rate-card row prices {ctx.call.to} called from {origin}")
+    return "; ".join(reasons) + f" ({decision.denial})"
+
+
 # ---- putting it together ----------------------------------------------------------------------
 
 
@@ -481,7 +510,8 @@ def _headline(call: Call, decision: Decision, decided: dict[str, Any]) -> str:
     if kind == "engine":
         return f"{call.id}: {verdict} by the engine before any rule: {decision.reason}"
     if kind == "none":
-        return f"{call.id}: {verdict}: no scenario matches the call ({decided['considered']} considered)"
+        considered = decided["considered"]
+        return f"{call.id}: {verdict}: no scenario matches the call ({considered} considered)"
     where = f"{decided['file']}:{decided['line']}"
     if kind == "guard":
         return (
@@ -491,7 +521,7 @@ def _headline(call: Call, decision: Decision, decided: dict[str, Any]) -> str:
     if kind == "money":
         return (
             f"{call.id}: {verdict} by the engine's credit check (SPEC ruling 8) after scenario "
-            f"{decided['scenario']} at {where} (`{decided['clause']}`): {decision.reason}"
+            f"{decided['scenario']} at {where} (`{decided['clause']}`): {decided['why']}"
         )
     return (
         f"{call.id}: {verdict} by scenario {decided['scenario']} at {where} "
@@ -511,18 +541,21 @@ def _explain(engine: Engine, b: Binding, state: State, call: Call) -> Explanatio
         steps, decided = _rules(ctx)
         if decided["kind"] == "none":
             decided["considered"] = len(steps)
-        elif not decision.permitted and decision.denial in MONEY_DENIALS and (
-            decided["kind"] == "scenario" and decided["denial"] != decision.denial
+        elif (
+            not decision.permitted
+            and decision.denial in MONEY_DENIALS
+            and (decided["kind"] == "scenario" and decided["denial"] != decision.denial)
         ):
             decided = {**decided, "kind": "money", "denial": decision.denial}
-    route_pool = route.pool if decision.scenario != ENGINE else None
+    if decided["kind"] == "money":
+        decided["why"] = _money_why(ctx, route, decision)
     return Explanation(
         call=call.id,
         headline=_headline(call, decision, decided),
         decided_by=decided,
         facts=_facts(ctx),
         rules=tuple(steps),
-        money=_money(ctx, decision, route_pool),
+        money=_money(ctx, decision, route if decision.scenario != ENGINE else None),
         decision=decision,
     )
 
@@ -639,9 +672,7 @@ def _money_text(money: dict[str, Any]) -> list[str]:
         lines.append(f"  billable {money['billable_seconds']}s ({money['minutes']} min rounded up)")
     if money["authorization"]:
         limit = money["max_duration"]
-        lines.append(
-            "  authorization: may last " + ("unlimited" if limit is None else f"{limit}s")
-        )
+        lines.append("  authorization: may last " + ("unlimited" if limit is None else f"{limit}s"))
     rate = money["rate"]
     if rate is not None:
         tiers = "; ".join(
@@ -679,10 +710,16 @@ def render_text(explanation: Explanation) -> str:
     decided = explanation.decided_by
     lines += _facts_text(explanation.facts)
     lines += _rules_text(explanation.rules)
-    if decided["kind"] in ("scenario", "guard", "money"):
+    if decided["kind"] == "guard":
+        lines.append(
+            f"  → decided by `{decided['clause']}` at {decided['file']}:{decided['line']} "
+            f"(scenario {decided['scenario']} at {decided['file']}:{decided['scenario_line']})"
+        )
+    elif decided["kind"] in ("scenario", "money"):
         lines.append(
             f"  → decided by {decided['scenario']} at {decided['file']}:{decided['line']}: "
             f"{decided['clause']}"
+            + (f"; then the engine refused: {decided['why']}" if decided["kind"] == "money" else "")
         )
     lines += _money_text(explanation.money)
     return "\n".join(lines)

@@ -8,17 +8,19 @@ the source line, a caret and a hint.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
 from .errors import Location, PolicySyntaxError
 
-__all__ = ["parse"]
+__all__ = ["Comment", "Layout", "parse", "parse_with_comments"]
 
 _GRAMMAR = Path(__file__).with_name("grammar.lark")
 
@@ -402,3 +404,72 @@ def parse(text: str, file: str = "<policy>") -> ast.Module:
         raise _syntax_error(exc, file, lines) from None
     statements = _Builder(file).transform(tree)
     return ast.Module(file, tuple(statements), tuple(lines))
+
+
+# ---- comments, for the formatter ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    """A ``# comment`` (ignored by the grammar), as written, with its place."""
+
+    text: str  # from "#" to the end of the line, trailing whitespace removed
+    line: int
+    column: int
+    own_line: bool  # nothing but whitespace before it on its line
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """What the AST leaves out but a formatter must keep: comments and statement ends."""
+
+    comments: tuple[Comment, ...]
+    ends: tuple[tuple[int, int], ...]  # per statement: (line, column) just after its last token
+
+
+_COMMENT_SINK: ContextVar[list[Token] | None] = ContextVar("_COMMENT_SINK", default=None)
+
+
+def _collect_comment(token: Token) -> Token:
+    sink = _COMMENT_SINK.get()
+    if sink is not None:
+        sink.append(token)
+    return token
+
+
+@cache
+def _comment_parser() -> Lark:
+    return Lark(
+        _GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+        lexer_callbacks={"COMMENT": _collect_comment},
+    )
+
+
+def parse_with_comments(text: str, file: str = "<policy>") -> tuple[ast.Module, Layout]:
+    """Like :func:`parse`, plus the comments and where each statement ends."""
+    lines = text.splitlines()
+    tokens: list[Token] = []
+    reset = _COMMENT_SINK.set(tokens)
+    try:
+        tree = _comment_parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(exc, file, lines) from None
+    finally:
+        _COMMENT_SINK.reset(reset)
+    text_lines = text.split("\n")
+    comments = tuple(
+        Comment(
+            str(t).rstrip(),
+            t.line or 0,
+            t.column or 0,
+            not text_lines[(t.line or 1) - 1][: (t.column or 1) - 1].strip(),
+        )
+        for t in tokens
+    )
+    ends = tuple((c.meta.end_line, c.meta.end_column) for c in tree.children if isinstance(c, Tree))
+    statements = _Builder(file).transform(tree)
+    return ast.Module(file, tuple(statements), tuple(lines)), Layout(comments, ends)

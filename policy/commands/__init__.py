@@ -7,4 +7,15 @@ Add a module to ``COMMANDS`` to make it part of the command line.
 
 from __future__ import annotations
 
-COMMANDS = ("check", "eval", "explain")
+COMMANDS = (
+    "check",
+    "eval",
+    "explain",
+    "test",
+    "analyze",
+    "diff",
+    "fmt",
+    "ledger",
+    "rate",
+    "report",
+)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import EXIT_OK
+
+if TYPE_CHECKING:
+    from ..explain import Explanation
 
 NAME = "eval"
 
@@ -36,7 +39,7 @@ def register(commands: Any) -> None:
     ev.add_argument(
         "--explain",
         action="store_true",
-        help="text: list the rules consulted; json: add the derived facts",
+        help="text: a full account per call (as `ccpolicy explain`); json: add the derived facts",
     )
     ev.add_argument("--format", choices=("json", "text"), default="json")
 
@@ -58,20 +61,44 @@ def _eval(args: argparse.Namespace) -> int:
     calls = list(calls_from_document(document))
     for call in calls:  # impossible numbers are bad input: refuse before deciding anything
         engine.check_call(call, tenant)
-    decisions = list(engine.run(calls, tenant))
     out = sys.stdout
+    explanations: list[Explanation] = []
+    if args.explain:
+        from ..explain import explain_run, render_text
+
+        explanations = list(explain_run(engine, calls, tenant))
+        decisions = [e.decision for e in explanations]
+        if args.format == "text":
+            out.write("\n\n".join(render_text(e) for e in explanations) + "\n\n")
+    else:
+        decisions = list(engine.run(calls, tenant))
     if args.format == "text":
-        for decision in decisions:
-            out.write(decision.to_text(explain=args.explain) + "\n")
+        if not args.explain:
+            for decision in decisions:
+                out.write(decision.to_text() + "\n")
         permitted = sum(d.permitted for d in decisions)
         out.write(
             f"{len(decisions)} calls: {permitted} permitted, {len(decisions) - permitted} denied\n"
         )
     else:
-        for call, decision in zip(calls, decisions, strict=True):
+        for index, (call, decision) in enumerate(zip(calls, decisions, strict=True)):
             record = decision.to_dict()
             if args.explain:
-                record["facts"] = engine.facts(call, tenant)
+                record["facts"] = _running_facts(engine.facts(call, tenant), explanations[index])
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     out.flush()
     return EXIT_OK
+
+
+def _running_facts(facts: dict[str, Any], explanation: Explanation) -> dict[str, Any]:
+    """``Engine.facts`` describes the tenant as loaded; in a calls file each call meets the
+    state the calls before it left: take pool usage and balance from the explanation."""
+    seen = explanation.facts
+    user = facts.get("user")
+    if user is not None:
+        used = {p["name"]: p["used"] for p in seen["pools"]}
+        for name, pool in user["pools"].items():
+            pool["used"] = used.get(name, pool["used"])
+    if facts.get("credits") is not None and seen["credits"] is not None:
+        facts["credits"]["balance"] = seen["credits"]["balance"]
+    return facts

@@ -36,8 +36,13 @@ class DeliveryFailed(Exception):
 
 
 class Channel(Protocol):
-    name: str  # email | webhook
-    target: str | None  # None: one delivery per recipient e-mail; else the URL
+    @property
+    def name(self) -> str:  # email | webhook
+        ...
+
+    @property
+    def target(self) -> str | None:  # None: one delivery per recipient e-mail; else the URL
+        ...
 
     def send(self, job: Job) -> None: ...
 
@@ -114,9 +119,7 @@ class WebhookChannel:
         return self.url
 
     def send(self, job: Job) -> None:
-        body = json.dumps(
-            {"dedupe_key": job.dedupe_key, **job.payload}, sort_keys=True
-        ).encode()
+        body = json.dumps({"dedupe_key": job.dedupe_key, **job.payload}, sort_keys=True).encode()
         last = ""
         for attempt in range(self.attempts):
             if attempt:

@@ -32,6 +32,7 @@ __all__ = [
     "mark_failed",
     "mark_sent",
     "pending",
+    "preview",
 ]
 
 
@@ -64,7 +65,9 @@ def enqueue(
             "call": decision.call,
             "event": event.to_dict(),
             "currency": decision.currency,
-            "balance_after": None if decision.balance_after is None else str(decision.balance_after),
+            "balance_after": None
+            if decision.balance_after is None
+            else str(decision.balance_after),
             "roles": list(notice.roles) if notice else [],
             "recipients": list(notice.recipients) if notice else [],
             "at": now.isoformat(),
@@ -141,8 +144,14 @@ def _due(tenant_id: int, now: datetime) -> sa.Select[Any]:
 
 def _jobs(rows: Iterable[Any]) -> list[Job]:
     return [
-        Job(r.id, r.channel, r.recipient, dedupe_key(r.event_key, r.channel, r.recipient),
-            r.attempts, json.loads(r.payload))
+        Job(
+            r.id,
+            r.channel,
+            r.recipient,
+            dedupe_key(r.event_key, r.channel, r.recipient),
+            r.attempts,
+            json.loads(r.payload),
+        )
         for r in rows
     ]
 
@@ -150,6 +159,27 @@ def _jobs(rows: Iterable[Any]) -> list[Job]:
 def pending(conn: Connection, tenant_id: int, now: datetime) -> list[Job]:
     """Deliveries due now (read only; for ``notify --dry-run``)."""
     return _jobs(conn.execute(_due(tenant_id, now)).all())
+
+
+def preview(
+    conn: Connection, tenant_id: int, channels: Sequence[tuple[str, str | None]], now: datetime
+) -> list[Job]:
+    """What a delivery run would send now, without writing: the due deliveries and those
+    the events not yet expanded would get."""
+    jobs = pending(conn, tenant_id, now)
+    events = conn.execute(
+        sa.select(outbox.c.event_key, outbox.c.payload)
+        .where(outbox.c.tenant_id == tenant_id, outbox.c.expanded.is_(False))
+        .order_by(outbox.c.id)
+    ).all()
+    for event_key, raw in events:
+        payload = json.loads(raw)
+        for channel, target in channels:
+            targets: Iterable[str] = payload["recipients"] if target is None else (target,)
+            for recipient in targets:
+                key = dedupe_key(event_key, channel, recipient)
+                jobs.append(Job(0, channel, recipient, key, 0, payload))
+    return jobs
 
 
 def claim(

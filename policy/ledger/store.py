@@ -1,7 +1,8 @@
 """Store: the ledger's tables (SQLAlchemy Core), its column types, and the database engine.
 
-One schema for SQLite and PostgreSQL. Money is exact: ``NUMERIC(20, 6)`` on PostgreSQL
-and decimal text on SQLite (whose NUMERIC affinity would turn "12.34" into a float).
+One schema for SQLite and PostgreSQL. Money is exact: unconstrained ``NUMERIC`` on
+PostgreSQL (which keeps the scale it was given) and decimal text on SQLite (whose NUMERIC
+affinity would turn "12.34" into a float).
 Timestamps are stored as naive UTC and returned aware. The tables are created by the
 versioned migrations in :mod:`policy.ledger.migrations`; ``schema_migrations`` records
 which ran.
@@ -43,13 +44,13 @@ SQLITE_BUSY_TIMEOUT = 60.0  # seconds a writer waits for the database lock
 class Money(sa.types.TypeDecorator[Decimal]):
     """An exact decimal amount: NUMERIC on PostgreSQL, decimal text on SQLite."""
 
-    impl = sa.Numeric(20, 6)
+    impl = sa.Numeric()
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.String(40))
-        return dialect.type_descriptor(sa.Numeric(20, 6, asdecimal=True))
+        return dialect.type_descriptor(sa.Numeric(asdecimal=True))  # keeps the scale given
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
@@ -61,7 +62,7 @@ class Money(sa.types.TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name != "sqlite" else Decimal(value)
+        return value if isinstance(value, Decimal) else Decimal(str(value))
 
     @property
     def python_type(self) -> type[Decimal]:

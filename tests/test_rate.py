@@ -1,0 +1,261 @@
+"""``ccpolicy rate``: golden usage report, XLSX read back, bad rows, repeats, big files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import policy
+from policy.batch import SeenIds, rate
+from policy.cli import main
+from policy.usage_report import COLUMNS, HEADER
+
+DATA = Path(__file__).parent / "data" / "rate"
+TENANT = DATA / "tenant.yaml"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _rate(tmp_path: Path, calls: Path, out_name: str, *extra: str) -> tuple[int, Path]:
+    out = tmp_path / out_name
+    code = main(["rate", "--tenant", str(TENANT), "--calls", str(calls), "--out", str(out), *extra])
+    return code, out
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+
+
+def test_csv_matches_the_golden_report_byte_for_byte(tmp_path: Path, capsys) -> None:
+    code, out = _rate(tmp_path, DATA / "calls.csv", "usage.csv")
+    assert code == 0
+    assert out.read_bytes() == (DATA / "expected.csv").read_bytes()
+    summary = capsys.readouterr().out
+    assert "read 20 rows: rated 20 (14 permitted, 6 refused), rejected 0, repeated ids 1" in summary
+
+
+def test_header_is_the_documented_usage_report_then_ccpolicy_columns(tmp_path: Path) -> None:
+    _, out = _rate(tmp_path, DATA / "calls.csv", "usage.csv")
+    with out.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[:20] == [
+        "UsageId", "Call ID", "Conference ID", "User Location", "AAD ObjectId", "UPN",
+        "User Display Name", "Caller ID", "Call Type", "Number Type", "Domestic/International",
+        "Destination Dialed", "Destination Number", "Start Time", "End Time",
+        "Duration Seconds", "Connection Fee", "Charge", "Currency", "Capability",
+    ]  # fmt: skip
+    assert header[20:25] == ["permitted", "paid_by", "pool", "denial", "balance_after"]
+    assert tuple(header) == HEADER and len(COLUMNS) == 20
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_capabilities_and_call_types(tmp_path: Path) -> None:
+    _, out = _rate(tmp_path, DATA / "calls.csv", "usage.csv")
+    rows = {r["Call ID"]: r for r in _rows(out)}
+    assert rows["c01"]["Capability"] == "FREECALL"  # emergency
+    assert rows["c02"]["Capability"] == "MCOPSTN1"  # domestic plan pool
+    assert rows["c04"]["Capability"] == "MCOPSTNPP"  # credits
+    assert rows["c05"]["Capability"] == "MCOPSTN2"  # domestic + international plan
+    assert rows["c09"]["Capability"] == "MCOMEETADD"  # conferencing pool
+    assert rows["c10"]["Capability"] == "MCOMEETADD_DIALOUT_US"  # the add-on
+    assert rows["c08"]["Capability"] == ""  # refused: used nothing
+    assert rows["c07"]["Call Type"] == "ucap_in" and rows["c09"]["Call Type"] == "conf_out"
+    assert rows["c15"]["Call Type"] == "user_in"
+    assert rows["c04"]["Domestic/International"] == "International"
+    assert rows["c01"]["User Display Name"] == "Alice Anders"
+    assert rows["c04"]["Start Time"] == "2026-11-02T14:20:00Z"
+    assert rows["c04"]["End Time"] == "2026-11-02T14:27:00Z"
+    assert rows["c18"]["Duration Seconds"] == "" and rows["c18"]["End Time"] == ""
+
+
+def test_a_repeated_id_re_emits_the_first_row_and_changes_nothing(tmp_path: Path) -> None:
+    _, out = _rate(tmp_path, DATA / "calls.csv", "usage.csv")
+    lines = out.read_bytes().split(b"\r\n")
+    c04 = [line for line in lines if line.split(b",")[1:2] == [b"c04"]]
+    assert len(c04) == 2 and c04[0] == c04[1]
+    rows = _rows(out)
+    # c19 is charged from the balance c16 left: the repeat debited nothing
+    assert rows[-1]["Call ID"] == "c19"
+    assert Decimal(rows[-1]["balance_after"]) == Decimal(rows[-4]["balance_after"]) - Decimal(
+        rows[-1]["Charge"]
+    )
+
+
+def test_jsonl_output_is_exactly_evals_decisions(tmp_path: Path, capsys) -> None:
+    calls = EXAMPLES / "calls.yaml"
+    code, out = _rate(tmp_path, calls, "decisions.jsonl")
+    assert code == 0
+    capsys.readouterr()
+    assert main(["eval", "--tenant", str(TENANT), "--calls", str(calls)]) == 0
+    assert out.read_text(encoding="utf-8") == capsys.readouterr().out
+
+
+def test_yaml_jsonl_and_csv_inputs_rate_alike(tmp_path: Path) -> None:
+    calls = _rows(DATA / "calls.csv")
+    jsonl = tmp_path / "calls.jsonl"
+    with jsonl.open("w", encoding="utf-8") as handle:
+        for c in calls:
+            record = {k: v for k, v in c.items() if v}
+            if "duration" in record:
+                record["duration"] = int(record["duration"])
+            handle.write(json.dumps(record) + "\n")
+    _, from_csv = _rate(tmp_path, DATA / "calls.csv", "a.csv")
+    _, from_jsonl = _rate(tmp_path, jsonl, "b.csv")
+    assert from_csv.read_bytes() == from_jsonl.read_bytes()
+    _, from_yaml = _rate(tmp_path, EXAMPLES / "calls.yaml", "c.csv")
+    assert _rows(from_yaml) == _rows(from_csv)[:18]  # calls.csv = calls.yaml + 2 rows
+
+
+def test_xlsx_reads_back_with_types(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    code, out = _rate(tmp_path, DATA / "calls.csv", "usage.xlsx")
+    assert code == 0
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["Usage", "Summary"]
+    sheet = book["Usage"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == f"A1:AA{20 + 1}"
+    header = [c.value for c in sheet[1]]
+    assert tuple(header) == HEADER
+    rows = {row[1]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
+    c04 = dict(zip(HEADER, rows["c04"], strict=True))
+    assert c04["Start Time"] == datetime(2026, 11, 2, 14, 20)
+    assert isinstance(c04["Duration Seconds"], int) and c04["Duration Seconds"] == 420
+    assert Decimal(str(c04["Charge"])) == Decimal("0.17")
+    assert Decimal(str(c04["balance_after"])) == Decimal("49.75")
+    assert c04["permitted"] is True and c04["Capability"] == "MCOPSTNPP"
+    charge_cell = sheet.cell(row=5, column=HEADER.index("Charge") + 1)
+    assert "USD" in charge_cell.number_format
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(min_row=2, values_only=True)}
+    assert summary["Rows read"] == 20 and summary["Repeated call ids"] == 1
+    assert Decimal(str(summary["Total charge"])) == Decimal("0.50")
+
+
+def test_usage_report_csv_is_re_rated(tmp_path: Path) -> None:
+    code, out = _rate(tmp_path, DATA / "usage_report.csv", "rerated.csv")
+    assert code == 0
+    rows = {r["Call ID"]: r for r in _rows(out)}
+    assert set(rows) == {"r1", "r2", "r3", "r4", "r5", "r6"}
+    assert rows["r1"]["Destination Number"] == "+12125551234"  # the missing + restored
+    assert rows["r1"]["Start Time"] == "2026-11-02T14:05:00Z"  # no offset: UTC
+    assert rows["r1"]["paid_by"] == "plan"
+    assert rows["r2"]["paid_by"] == "credits" and rows["r2"]["Charge"] == "0.17"
+    assert rows["r4"]["Call Type"] == "user_in" and rows["r4"]["paid_by"] == "free"
+    assert rows["r5"]["Call Type"] == "conf_out" and rows["r5"]["paid_by"] == "conferencing"
+    assert rows["r6"]["Call Type"] == "user_out"  # a transfer is an outbound user leg
+    assert rows["r3"]["Caller ID"] == ""  # masked caller ids are dropped
+
+
+def test_bad_row_stops_the_run_and_writes_nothing(tmp_path: Path, capsys) -> None:
+    code, out = _rate(tmp_path, DATA / "bad_calls.csv", "usage.csv")
+    assert code == 1
+    assert not out.exists() and _leftovers(tmp_path) == []
+    err = capsys.readouterr().err
+    assert "bad_calls.csv:3: row 2: duration: '-5' must be a whole number of seconds" in err
+    assert "Traceback" not in err
+
+
+def test_skip_bad_sends_rows_to_the_rejects_file(tmp_path: Path, capsys) -> None:
+    rejects = tmp_path / "rejects.csv"
+    code, out = _rate(
+        tmp_path,
+        DATA / "bad_calls.csv",
+        "usage.csv",
+        "--skip-bad",
+        "--rejects",
+        str(rejects),
+        "--format",
+        "json",
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["read"] == 8 and summary["rejected"] == 5
+    assert summary["rated"] == 3 and summary["refused"] == 1  # b6: unknown_user is a denial
+    assert summary["read"] == summary["permitted"] + summary["refused"] + summary["rejected"]
+    bad = _rows(rejects)
+    assert [(r["row"], r["field"]) for r in bad] == [
+        ("2", "duration"),
+        ("3", "start"),
+        ("4", "to"),
+        ("5", "to"),
+        ("7", "duration"),
+    ]
+    assert "not a possible phone number" in bad[2]["reason"]
+    assert bad[0]["record"].startswith("b2,outbound")
+    assert [r["Call ID"] for r in _rows(out)] == ["b1", "b6", "b8"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_interrupted_run_leaves_no_output(tmp_path: Path, engine: policy.Engine) -> None:
+    calls = tmp_path / "calls.csv"
+    with calls.open("w", encoding="utf-8") as handle:
+        handle.write("id,direction,user,to,start,duration\n")
+        for i in range(3000):
+            handle.write(f"x{i},outbound,alice@contoso.com,+12125551234,2026-11-02T09:00:00Z,60\n")
+    tenant = policy.Tenant.from_file(TENANT)
+
+    def interrupt(rows: int, fraction: float | None) -> None:
+        raise KeyboardInterrupt
+
+    out = tmp_path / "usage.csv"
+    with pytest.raises(KeyboardInterrupt):
+        rate(engine, tenant, calls, out, tick=interrupt)
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["rate", "--tenant", str(TENANT), "--calls", str(DATA / "calls.csv")])
+    assert exc.value.code == 2
+    code, _ = _rate(tmp_path, DATA / "calls.csv", "usage.txt")
+    assert code == 2
+
+
+def test_seen_ids_finds_every_id_after_growing() -> None:
+    seen = SeenIds(capacity=8)
+    for i in range(5000):
+        seen.add(f"id{i}", i)
+    assert len(seen) == 5000
+    assert all(i in list(seen.get(f"id{i}")) for i in range(0, 5000, 7))
+    assert list(seen.get("absent")) == []
+
+
+def test_a_generated_100k_file_adds_up(tmp_path: Path, capsys) -> None:
+    rng = random.Random(3)
+    users = ["alice@contoso.com", "bruno@contoso.com", "chen@contoso.com", "dana@contoso.com"]
+    prefixes = ["+1212555", "+1416555", "+4420718", "+3314268", "+4930123"]
+    calls = tmp_path / "big.csv"
+    n = 100_000
+    with calls.open("w", encoding="utf-8") as handle:
+        handle.write("id,direction,context,user,to,start,duration\n")
+        for i in range(n):
+            to = rng.choice(prefixes) + f"{rng.randrange(10_000):04d}"
+            day, sec = divmod(i * 25, 86_400)
+            start = f"2026-11-{day + 1:02d}T{sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}Z"
+            user = rng.choice(users)
+            handle.write(f"g{i},outbound,user,{user},{to},{start},{rng.randrange(0, 900)}\n")
+    code, out = _rate(tmp_path, calls, "big_out.csv", "--format", "json")
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["read"] == n and summary["rejected"] == 0 and summary["duplicates"] == 0
+    assert summary["permitted"] + summary["refused"] == n
+    total = Decimal(0)
+    count = permitted = 0
+    with out.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            count += 1
+            total += Decimal(row["Charge"])
+            permitted += row["permitted"] == "true"
+            if row["permitted"] == "false":
+                assert row["Charge"] == "0.00" and row["Capability"] == ""
+    assert count == n and permitted == summary["permitted"]
+    assert total == Decimal(summary["charge"]["amount"]) and total > 0
