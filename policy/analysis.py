@@ -37,6 +37,7 @@ __all__ = [
     "decision_table",
     "dimensions",
     "outcome_text",
+    "situations",
     "walk",
 ]
 
@@ -115,7 +116,7 @@ def _country_reps(policy: CompiledPolicy, atoms: list[ast.Condition]) -> list[st
     return reps
 
 
-def _situations(policy: CompiledPolicy) -> Iterator[Situation]:
+def situations(policy: CompiledPolicy) -> Iterator[Situation]:
     atoms = _atoms(policy)
     countries = _country_reps(policy, atoms)
     types = sorted(
@@ -208,7 +209,7 @@ def walk(policy: CompiledPolicy) -> Iterator[tuple[Situation, int | None, tuple[
     """Every representative situation with the index of the scenario that decides it (None:
     a gap) and the indexes of the later scenarios that match it too (first match wins)."""
     scenarios = policy.scenarios
-    for situation in _situations(policy):
+    for situation in situations(policy):
         facts = situation.facts
         matching = [s.index for s in scenarios if s.test(facts)]
         if matching:

@@ -264,13 +264,13 @@ def _infeasible(
 ) -> set[tuple[int, int, bool]]:
     """Of ``wanted`` condition-part outcomes, those no call situation that reaches the
     scenario produces (implied by the scenarios above it)."""
-    from .analysis import _situations
+    from .analysis import situations
 
     open_ = set(wanted)
     by_scenario: dict[int, list[tuple[int, bool]]] = {}
     for index, part, value in open_:
         by_scenario.setdefault(index, []).append((part, value))
-    for situation in _situations(policy):
+    for situation in situations(policy):
         facts = situation.facts
         for scenario in policy.scenarios:
             todo = by_scenario.get(scenario.index)

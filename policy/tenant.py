@@ -111,11 +111,19 @@ class Tenant:
         return cls._build(document.data, document.filename, document.line_of)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, source: str = "<tenant>") -> Tenant:
-        findings = validate(dict(data), "tenant", filename=source, line_of=lambda path: 0)
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        *,
+        source: str = "<tenant>",
+        line_of: Callable[[FieldPath], int] | None = None,
+    ) -> Tenant:
+        """A tenant from plain data; ``source`` and ``line_of`` place its errors (a tenant
+        embedded in another file, e.g. a policy test)."""
+        findings = validate(dict(data), "tenant", filename=source, line_of=line_of or (lambda p: 0))
         if findings:
             raise SchemaError.from_finding(findings[0], tuple(findings))
-        return cls._build(dict(data), source, None)
+        return cls._build(dict(data), source, line_of)
 
     @classmethod
     def _build(

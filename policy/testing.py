@@ -31,7 +31,6 @@ from .ratecard import COLUMNS, RateCard
 from .resources import rules_dir
 from .source import display_name
 from .tenant import Tenant
-from .validation import validate
 
 __all__ = [
     "CallFailure",
@@ -429,10 +428,7 @@ def _tenant(test_file: TestFile, index: int, test: dict[str, Any]) -> Tenant:
     data = {**shared_data, **(own or {})}
     for key in [k for k, v in data.items() if v is None]:  # `credits: null` removes credits
         del data[key]
-    findings = validate(data, "tenant", filename=test_file.name, line_of=line_of)
-    if findings:
-        raise SchemaError.from_finding(findings[0], tuple(findings))
-    return Tenant._build(data, test_file.name, line_of)
+    return Tenant.from_dict(data, source=test_file.name, line_of=line_of)
 
 
 def _calls(test_file: TestFile, index: int, test: dict[str, Any]) -> list[Call]:

@@ -1,52 +1,12 @@
-"""Shared fixtures: the bundled engine (loaded once) and a small tenant builder."""
+"""Shared fixtures: the bundled engine (loaded once)."""
 
 from __future__ import annotations
-
-import copy
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 import policy
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
-
-BASE_TENANT: dict[str, Any] = {
-    "tenant": "contoso",
-    "country": "US",
-    "billing_country": "US",
-    "currency": "USD",
-    "credits": {
-        "balance": "50.00",
-        "funding": "auto_recharge",
-        "recharge_below": "10.00",
-        "recharge_amount": "50.00",
-        "payment": "ok",
-    },
-    "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin", "teams_admin"]}],
-    "users": [
-        {
-            "upn": "alice@contoso.com",
-            "usage_location": "US",
-            "licenses": ["teams_phone", "domestic_calling_plan", "audio_conferencing",
-                         "communications_credits"],
-        }
-    ],
-}
-
 
 @pytest.fixture(scope="session")
 def engine() -> policy.Engine:
     return policy.load()
-
-
-def make_tenant(**changes: Any) -> policy.Tenant:
-    data = copy.deepcopy(BASE_TENANT)
-    for key, value in changes.items():
-        if value is None:
-            data.pop(key, None)
-        else:
-            data[key] = value
-    return policy.Tenant.from_dict(data)

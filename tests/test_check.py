@@ -58,36 +58,91 @@ def test_base_policy_is_clean() -> None:
 @pytest.mark.parametrize(
     ("extra", "message", "column", "hint"),
     [
-        ('scenario s "S": when destination in zz then free\n',
-         "unknown zone or domestic area 'zz'", 37, "did you mean 'z'?"),
-        ('scenario s "S": when caller in zz then free\n',
-         "unknown zone or domestic area 'zz'", 32, "did you mean 'z'?"),
-        ('scenario s "S": when user has lics then free\n',
-         "unknown licence 'lics'", 31, "did you mean 'lic'?"),
-        ("scenario s \"S\": when user's plan is pp then free\n",
-         "unknown plan 'pp'", 37, "did you mean 'p'?"),
-        ('scenario s "S": when outbound then pool dd\n',
-         "unknown pool 'dd'", 41, "did you mean 'd'?"),
-        ('scenario s "S": when pool dd has minutes left then free\n',
-         "unknown pool 'dd'", 27, "did you mean 'd'?"),
+        (
+            'scenario s "S": when destination in zz then free\n',
+            "unknown zone or domestic area 'zz'",
+            37,
+            "did you mean 'z'?",
+        ),
+        (
+            'scenario s "S": when caller in zz then free\n',
+            "unknown zone or domestic area 'zz'",
+            32,
+            "did you mean 'z'?",
+        ),
+        (
+            'scenario s "S": when user has lics then free\n',
+            "unknown licence 'lics'",
+            31,
+            "did you mean 'lic'?",
+        ),
+        (
+            'scenario s "S": when user\'s plan is pp then free\n',
+            "unknown plan 'pp'",
+            37,
+            "did you mean 'p'?",
+        ),
+        (
+            'scenario s "S": when outbound then pool dd\n',
+            "unknown pool 'dd'",
+            41,
+            "did you mean 'd'?",
+        ),
+        (
+            'scenario s "S": when pool dd has minutes left then free\n',
+            "unknown pool 'dd'",
+            27,
+            "did you mean 'd'?",
+        ),
         ("notify balance_zero to rr\n", "unknown role 'rr'", 24, "did you mean 'r'?"),
-        ("notify balance_zeroo to r\n",
-         "unknown event 'balance_zeroo'", 8, "did you mean 'balance_zero'?"),
-        ('scenario s "S": when outbound deny nope_\n',
-         "unknown denial 'nope_'", 36, "did you mean 'nope'?"),
-        ('scenario s "S": when outbound deny no_credits_licence unless user has lic '
-         "then free\n",
-         "unknown denial 'no_credits_licence'", 36, "did you mean 'no_credits_license'?"),
-        ('scenario s "S": when from meetng then free\n',
-         "unknown call context 'meetng'", 27, "did you mean 'meeting'?"),
-        ('scenario s "S": when to is tollfree then free\n',
-         "unknown number class 'tollfree'", 28, "did you mean 'toll_free'?"),
-        ('scenario s "S": when destination is domestik then free\n',
-         "unknown destination kind 'domestik'", 37, "did you mean 'domestic'?"),
-        ("conferencing pool zp: 60 minutes per lics licence\n",
-         "unknown licence 'lics'", 38, "did you mean 'lic'?"),
-        ("plan q { pool x: 1 minutes per user in zz, 3 elsewhere }\n",
-         "unknown zone or domestic area 'zz'", 40, "did you mean 'z'?"),
+        (
+            "notify balance_zeroo to r\n",
+            "unknown event 'balance_zeroo'",
+            8,
+            "did you mean 'balance_zero'?",
+        ),
+        (
+            'scenario s "S": when outbound deny nope_\n',
+            "unknown denial 'nope_'",
+            36,
+            "did you mean 'nope'?",
+        ),
+        (
+            'scenario s "S": when outbound deny no_credits_licence unless user has lic then free\n',
+            "unknown denial 'no_credits_licence'",
+            36,
+            "did you mean 'no_credits_license'?",
+        ),
+        (
+            'scenario s "S": when from meetng then free\n',
+            "unknown call context 'meetng'",
+            27,
+            "did you mean 'meeting'?",
+        ),
+        (
+            'scenario s "S": when to is tollfree then free\n',
+            "unknown number class 'tollfree'",
+            28,
+            "did you mean 'toll_free'?",
+        ),
+        (
+            'scenario s "S": when destination is domestik then free\n',
+            "unknown destination kind 'domestik'",
+            37,
+            "did you mean 'domestic'?",
+        ),
+        (
+            "conferencing pool zp: 60 minutes per lics licence\n",
+            "unknown licence 'lics'",
+            38,
+            "did you mean 'lic'?",
+        ),
+        (
+            "plan q { pool x: 1 minutes per user in zz, 3 elsewhere }\n",
+            "unknown zone or domestic area 'zz'",
+            40,
+            "did you mean 'z'?",
+        ),
     ],
 )
 def test_unknown_name_with_did_you_mean(extra: str, message: str, column: int, hint: str) -> None:
@@ -108,7 +163,8 @@ def test_unknown_name_without_close_match_lists_the_known_names() -> None:
 def test_destination_is_a_zone_suggests_destination_in() -> None:
     finding = _only(_findings(BASE, 'scenario s "S": when destination is z then free\n'))
     assert finding.message == (
-        "unknown destination kind 'z' (to test membership write 'destination in z')")
+        "unknown destination kind 'z' (to test membership write 'destination in z')"
+    )
     assert finding.hint == "known: domestic, international, non_geographic"
 
 
@@ -165,10 +221,11 @@ def test_did_you_mean_is_part_of_the_headline_as_in_spec(tmp_path: Path) -> None
     _, found = policy_findings(_misspelt_role_policy(tmp_path))
     (error,) = [f for f in found if f.is_error]
     assert error.headline().endswith(
-        "teams.ccp:4:7: error: unknown role 'biling_admin' (did you mean 'billing_admin'?)")
+        "teams.ccp:4:7: error: unknown role 'biling_admin' (did you mean 'billing_admin'?)"
+    )
 
 
-# ---- duplicates --------------------------------------------------------------------------------
+# ---- duplicates ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -182,8 +239,7 @@ def test_did_you_mean_is_part_of_the_headline_as_in_spec(tmp_path: Path) -> None
         ("plan p { }\n", "duplicate plan 'p'", 6, "m0.ccp:7"),
         ("role r\n", "duplicate role 'r'", 6, "m0.ccp:3"),
         ('denial nope "Again."\n', "duplicate denial 'nope'", 8, "m0.ccp:6"),
-        ('scenario a "Again": when inbound then free\n', "duplicate scenario 'a'", 10,
-         "m0.ccp:8"),
+        ('scenario a "Again": when inbound then free\n', "duplicate scenario 'a'", 10, "m0.ccp:8"),
     ],
 )
 def test_duplicate_names_say_where_first_declared(
@@ -197,8 +253,11 @@ def test_duplicate_names_say_where_first_declared(
 
 
 def test_duplicate_conferencing_pool() -> None:
-    found = _findings(BASE, "conferencing pool zp: 60 minutes per lic licence\n"
-                            "conferencing pool zp: 30 minutes per lic licence\n")
+    found = _findings(
+        BASE,
+        "conferencing pool zp: 60 minutes per lic licence\n"
+        "conferencing pool zp: 30 minutes per lic licence\n",
+    )
     finding = _only(found)
     assert finding.message == "duplicate pool 'zp'"
     assert _place(finding) == "m1.ccp:2:19"
@@ -213,8 +272,9 @@ def test_duplicate_within_one_file() -> None:
 
 
 def test_plan_declares_a_pool_twice() -> None:
-    finding = _only(_findings(BASE, "plan q { pool x: 1 minutes per user pool x: 2 minutes "
-                                    "per user }\n"))
+    finding = _only(
+        _findings(BASE, "plan q { pool x: 1 minutes per user pool x: 2 minutes per user }\n")
+    )
     assert finding.message == "plan 'q' declares pool 'x' twice"
     assert finding.code == "duplicate"
     assert _place(finding) == "m1.ccp:1:42"
@@ -234,8 +294,12 @@ def test_two_default_allowances() -> None:
 
 
 def test_two_allowances_for_one_region() -> None:
-    finding = _only(_findings(
-        BASE, "plan q { pool x: 1 minutes per user in z, 2 minutes per user in z, 3 elsewhere }\n"))
+    finding = _only(
+        _findings(
+            BASE,
+            "plan q { pool x: 1 minutes per user in z, 2 minutes per user in z, 3 elsewhere }\n",
+        )
+    )
     assert finding.message == "'z' has two allowances"
     assert finding.code == "duplicate"
 
@@ -256,18 +320,21 @@ def test_country_in_two_domestic_areas() -> None:
     assert finding.hint == "a country can belong to one domestic area only"
 
 
-# ---- subjects, credits, pooling, thresholds ------------------------------------------------------
+# ---- subjects, credits, pooling, thresholds --------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("extra", "column"),
     [
         ('scenario o "O": when organizer has lic then free\n', 22),
-        ("scenario o \"O\": when organizer's plan is p then free\n", 22),
+        ('scenario o "O": when organizer\'s plan is p then free\n', 22),
         ('scenario o "O": when organizer has no calling plan then free\n', 22),
         ('scenario o "O": when outbound then credits of organizer\n', 31),
-        ('scenario o "O": when destination in z then pool d, spill over to credits of '
-         "organizer\n", 39),
+        (
+            'scenario o "O": when destination in z then pool d, spill over to credits of '
+            "organizer\n",
+            39,
+        ),
         ('scenario o "O": when from meeting or organizer has lic then free\n', 38),
         ('scenario o "O": when outbound deny nope unless organizer has lic then free\n', 48),
     ],
@@ -281,9 +348,15 @@ def test_organizer_without_from_meeting(extra: str, column: int) -> None:
 
 
 def test_organizer_inside_meeting_scenario_is_fine() -> None:
-    assert _findings(BASE, 'scenario o "O": when from meeting and organizer has lic\n'
-                           "    deny nope unless organizer has calling plan\n"
-                           "    then credits of organizer\n") == []
+    assert (
+        _findings(
+            BASE,
+            'scenario o "O": when from meeting and organizer has lic\n'
+            "    deny nope unless organizer has calling plan\n"
+            "    then credits of organizer\n",
+        )
+        == []
+    )
 
 
 def test_two_credits_licences() -> None:
@@ -297,7 +370,8 @@ def test_two_credits_licences() -> None:
 def test_no_credits_licence_while_user_credits_are_charged() -> None:
     finding = _only(_findings(BASE.replace("credits licence cc\n", "")))
     assert finding.message == (
-        "this scenario charges a user's credits but no 'credits licence' is declared")
+        "this scenario charges a user's credits but no 'credits licence' is declared"
+    )
     # the first scenario that charges a user: 'a' spills over to the user's credits
     assert _place(finding) == "m0.ccp:7:39"
     assert finding.hint == "declare e.g. 'credits licence communications_credits'"
@@ -309,8 +383,11 @@ def test_tenant_credits_need_no_credits_licence() -> None:
 
 
 def test_pooling_with_a_country_outside_the_area() -> None:
-    found = _findings(BASE, "domestic area na = US PR, PR pooled with CA\n"
-                            'scenario n "N": when destination in na then free\n')
+    found = _findings(
+        BASE,
+        "domestic area na = US PR, PR pooled with CA\n"
+        'scenario n "N": when destination in na then free\n',
+    )
     finding = _only(found)
     assert finding.message == "'CA' is not one of the area's countries"
     assert finding.code == "type"
@@ -335,8 +412,13 @@ def test_pooling_with_an_unknown_country() -> None:
     [
         ("warn at 0%", ["warning threshold 0% is outside 1%..100%"]),
         ("warn at 50%, 120%", ["warning threshold 120% is outside 1%..100%"]),
-        ("warn at 0%, 101%", ["warning threshold 0% is outside 1%..100%",
-                              "warning threshold 101% is outside 1%..100%"]),
+        (
+            "warn at 0%, 101%",
+            [
+                "warning threshold 0% is outside 1%..100%",
+                "warning threshold 101% is outside 1%..100%",
+            ],
+        ),
         ("warn at 90%, 80%", ["warning thresholds must rise and not repeat"]),
         ("warn at 80%, 80%", ["warning thresholds must rise and not repeat"]),
     ],
@@ -351,8 +433,10 @@ def test_warn_thresholds(option: str, messages: list[str]) -> None:
 
 
 def test_rising_thresholds_are_fine() -> None:
-    assert _findings(BASE, "conferencing pool zp: 60 minutes per lic licence, "
-                           "warn at 1%, 50%, 100%\n") == []
+    assert (
+        _findings(BASE, "conferencing pool zp: 60 minutes per lic licence, warn at 1%, 50%, 100%\n")
+        == []
+    )
 
 
 def test_pool_without_default_allowance_is_a_coverage_warning() -> None:
@@ -363,7 +447,7 @@ def test_pool_without_default_allowance_is_a_coverage_warning() -> None:
     assert not [f for f in found if f.is_error]
 
 
-# ---- unused declarations -------------------------------------------------------------------------
+# ---- unused declarations ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -385,7 +469,8 @@ def test_unused_declarations_are_warnings(extra: str, message: str, column: int)
 
 def test_zone_used_only_by_an_allowance_is_used() -> None:
     text = BASE.replace("zone z = US CA\n", "zone z = US CA\nzone y = DE\n").replace(
-        "in z, 10 elsewhere", "in z, 5 minutes per user in y, 10 elsewhere")
+        "in z, 10 elsewhere", "in z, 5 minutes per user in y, 10 elsewhere"
+    )
     assert _findings(text) == []
 
 
@@ -395,13 +480,12 @@ def test_redeclared_builtin_denial_is_not_unused() -> None:
 
 def test_findings_are_sorted_by_file_and_place() -> None:
     found = _findings(BASE, "role lonely\nnotify balance_zero to rr\nzone q = US XX\n")
-    places = [(f.location.file, f.location.line, f.location.column)
-              for f in found if f.location]
+    places = [(f.location.file, f.location.line, f.location.column) for f in found if f.location]
     assert places == sorted(places)
     assert len(found) == 4  # lonely, rr, XX and the unused zone q
 
 
-# ---- the pipeline ----------------------------------------------------------------------------------
+# ---- the pipeline ----------------------------------------------------------------------------
 
 
 def _policy_dir(tmp_path: Path, **files: str) -> Path:
@@ -411,8 +495,9 @@ def _policy_dir(tmp_path: Path, **files: str) -> Path:
 
 
 def test_load_raises_check_error_on_the_first_error(tmp_path: Path) -> None:
-    folder = _policy_dir(tmp_path, a=BASE, b="notify balance_zero to rr\nrole lonely\n"
-                         "zone q = US XX\n")
+    folder = _policy_dir(
+        tmp_path, a=BASE, b="notify balance_zero to rr\nrole lonely\nzone q = US XX\n"
+    )
     with pytest.raises(CheckError) as info:
         policy.load(folder)
     err = info.value
@@ -422,8 +507,7 @@ def test_load_raises_check_error_on_the_first_error(tmp_path: Path) -> None:
     assert err.finding.location.file.endswith("b.ccp")
     assert (err.finding.location.line, err.finding.location.column) == (1, 24)
     # every error travels with it (the warning about 'lonely' does not)
-    assert [f.message for f in err.findings] == ["unknown role 'rr'",
-                                                 "unknown country code 'XX'"]
+    assert [f.message for f in err.findings] == ["unknown role 'rr'", "unknown country code 'XX'"]
     assert err.exit_code == 1
     assert "did you mean 'r'?" in err.render()
 
@@ -460,7 +544,7 @@ def test_warnings_do_not_stop_compilation(tmp_path: Path) -> None:
     assert [f.severity for f in found] == ["warning"]
 
 
-# ---- analysis --------------------------------------------------------------------------------------
+# ---- analysis --------------------------------------------------------------------------------
 
 
 def _analysis(tmp_path: Path, text: str) -> list[Finding]:
@@ -491,10 +575,14 @@ def test_planted_shadowed_scenario_is_reported(tmp_path: Path) -> None:
     assert shadow.severity == "warning"
     assert shadow.code == "unreachable"
     assert shadow.message == (
-        "scenario 'late' can never decide a call: every call it matches is decided earlier")
+        "scenario 'late' can never decide a call: every call it matches is decided earlier"
+    )
     assert shadow.location is not None
-    assert (Path(shadow.location.file).name, shadow.location.line,
-            shadow.location.column) == ("p.ccp", 12, 10)
+    assert (Path(shadow.location.file).name, shadow.location.line, shadow.location.column) == (
+        "p.ccp",
+        12,
+        10,
+    )
     assert shadow.hint is not None
     assert shadow.hint.startswith("shadowed by 'a' at ")
     assert f"{shadow.location.file}:8;" in shadow.hint

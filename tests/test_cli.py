@@ -25,7 +25,7 @@ CALLS = EXAMPLES / "calls.yaml"
 ANSI = re.compile(r"\x1b\[")
 
 GOOD_CALL = (
-    '{id: a, direction: outbound, context: user, user: alice@contoso.com, '
+    "{id: a, direction: outbound, context: user, user: alice@contoso.com, "
     'to: "+12125551234", start: "2026-11-02T09:05:00-05:00", duration: 60}'
 )
 
@@ -95,7 +95,7 @@ def _line_of(text: str, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in text")
 
 
-# ---- check ----------------------------------------------------------------------------------
+# ---- check -----------------------------------------------------------------------------------
 
 
 def test_check_bundled_rules_is_clean(capsys: pytest.CaptureFixture[str]) -> None:
@@ -180,7 +180,11 @@ def test_check_json_format(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> 
     }
     unused = by_code["unused"]
     assert (unused["severity"], unused["file"], unused["line"], unused["column"]) == (
-        "warning", "p.ccp", 7, 6)
+        "warning",
+        "p.ccp",
+        7,
+        6,
+    )
 
 
 def test_check_json_clean(capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,15 +210,14 @@ def test_check_json_reports_unreadable_policy_file(
     assert report["findings"][0]["file"].endswith("a.ccp")
 
 
-# ---- check: data files --------------------------------------------------------------------------
+# ---- check: data files -----------------------------------------------------------------------
 
 
 def test_check_tenant_with_undeclared_licence(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = _tenant_text(**{
-        "[teams_phone, domestic_calling_plan, audio_conferencing, communications_credits]":
-        "[teams_phone, domestic_calling_pln, audio_conferencing, communications_credits]"})
+    alice = "[teams_phone, domestic_calling_plan, audio_conferencing, communications_credits]"
+    text = _tenant_text(**{alice: alice.replace("domestic_calling_plan", "domestic_calling_pln")})
     _write(in_tmp / "tenant.yaml", text)
     line = _line_of(text, "domestic_calling_pln")
     code, out, err = cli(["check", "tenant.yaml"], capsys)
@@ -223,7 +226,8 @@ def test_check_tenant_with_undeclared_licence(
     lines = out.splitlines()
     headline = next(x for x in lines if "domestic_calling_pln" in x)
     assert headline.startswith(
-        f"tenant.yaml:{line}: users[0].licenses[1]: 'domestic_calling_pln' is not one of [")
+        f"tenant.yaml:{line}: users[0].licenses[1]: 'domestic_calling_pln' is not one of ["
+    )
     assert "'domestic_calling_plan'" in headline and "'teams_phone'" in headline
     assert "    hint: did you mean 'domestic_calling_plan'?" in lines
     assert lines[-1] == "checked 1 path: 1 error, 1 warning"
@@ -237,8 +241,10 @@ def test_check_tenant_role_not_routed_is_a_warning(
     line = _line_of(text, "reports_reader")
     code, out, _ = cli(["check", "tenant.yaml"], capsys)
     assert code == 0
-    assert (f"tenant.yaml:{line}: warning: admins[2].roles[0]: role 'reports_reader' is not "
-            "notified by the policy") in out.splitlines()
+    assert (
+        f"tenant.yaml:{line}: warning: admins[2].roles[0]: role 'reports_reader' is not "
+        "notified by the policy"
+    ) in out.splitlines()
     assert out.endswith("checked 1 path: 0 errors, 1 warning\n")
     assert cli(["check", "--strict", "tenant.yaml"], capsys)[0] == 1
 
@@ -256,8 +262,8 @@ def test_check_tenant_role_typo_gets_a_suggestion(
 def test_check_examples_folder(in_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(["check", "examples"], capsys)
     assert code == 0
-    assert out.endswith("checked 2 paths: 0 errors, 1 warning\n")
-    assert "reports_reader" in out
+    assert re.search(r"checked \d+ paths: 0 errors, \d+ warnings?\n\Z", out)
+    assert "examples/tenant.yaml:" in out and "reports_reader" in out
 
 
 def test_check_calls_with_impossible_number(
@@ -268,7 +274,8 @@ def test_check_calls_with_impossible_number(
     code, out, _ = cli(["check", "calls.yaml"], capsys)
     assert code == 1
     assert out.splitlines()[0] == (
-        "calls.yaml:3: [1].to: '+1555' is not a possible phone number (wrong length for +1)")
+        "calls.yaml:3: [1].to: '+1555' is not a possible phone number (wrong length for +1)"
+    )
     assert out.endswith("checked 1 path: 1 error, 0 warnings\n")
 
 
@@ -280,9 +287,11 @@ def test_check_calls_schema_violation(in_tmp: Path, capsys: pytest.CaptureFixtur
 
 
 def test_check_rate_card_with_a_bad_cell(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _write(in_tmp / "rates.csv",
-           "prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,"
-           "from_second\n1,US,,,0.00,0.013,60,60,0\n44,UK,,,0.00,abc,60,60,0\n")
+    _write(
+        in_tmp / "rates.csv",
+        "prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,"
+        "from_second\n1,US,,,0.00,0.013,60,60,0\n44,UK,,,0.00,abc,60,60,0\n",
+    )
     code, out, err = cli(["check", "rates.csv"], capsys)
     assert code == 1
     assert err == ""
@@ -304,7 +313,7 @@ def test_check_missing_data_file(in_tmp: Path, capsys: pytest.CaptureFixture[str
     assert "not found" in out
 
 
-# ---- eval ------------------------------------------------------------------------------------------
+# ---- eval ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -338,17 +347,23 @@ def test_eval_examples_json_lines(
 def test_eval_json_trace_names_file_and_line(
     in_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = cli(["eval", "--tenant", "examples/tenant.yaml",
-                        "--calls", "examples/calls.yaml"], capsys)
+    code, out, _ = cli(
+        ["eval", "--tenant", "examples/tenant.yaml", "--calls", "examples/calls.yaml"], capsys
+    )
     assert code == 0
     first = json.loads(out.splitlines()[0])
-    assert first["trace"][0] == {"rule": "emergency", "file": "rules/scenarios.ccp", "line": 9,
-                                 "matched": True}
+    assert first["trace"][0] == {
+        "rule": "emergency",
+        "file": "rules/scenarios.ccp",
+        "line": 9,
+        "matched": True,
+    }
 
 
 def test_eval_text_format(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = cli(["eval", "--tenant", str(TENANT), "--calls", str(CALLS),
-                          "--format", "text"], capsys)
+    code, out, err = cli(
+        ["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--format", "text"], capsys
+    )
     assert code == 0
     assert err == ""
     lines = out.splitlines()
@@ -365,20 +380,42 @@ def test_eval_text_format(capsys: pytest.CaptureFixture[str]) -> None:
 def test_eval_explain_text_lists_rules_with_file_and_line(
     in_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = cli(["eval", "--tenant", "examples/tenant.yaml", "--calls",
-                        "examples/calls.yaml", "--format", "text", "--explain"], capsys)
+    code, out, _ = cli(
+        [
+            "eval",
+            "--tenant",
+            "examples/tenant.yaml",
+            "--calls",
+            "examples/calls.yaml",
+            "--format",
+            "text",
+            "--explain",
+        ],
+        capsys,
+    )
     assert code == 0
     assert "rules/scenarios.ccp:9 emergency" in out
     assert re.search(r"rules/scenarios\.ccp:82 domestic_call", out)
-    plain_code, plain, _ = cli(["eval", "--tenant", "examples/tenant.yaml", "--calls",
-                                "examples/calls.yaml", "--format", "text"], capsys)
+    plain_code, plain, _ = cli(
+        [
+            "eval",
+            "--tenant",
+            "examples/tenant.yaml",
+            "--calls",
+            "examples/calls.yaml",
+            "--format",
+            "text",
+        ],
+        capsys,
+    )
     assert plain_code == 0
     assert "rules/scenarios.ccp:9" not in plain
 
 
 def test_eval_explain_json_adds_facts(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = cli(["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--explain"],
-                       capsys)
+    code, out, _ = cli(
+        ["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--explain"], capsys
+    )
     assert code == 0
     records = [json.loads(line) for line in out.splitlines()]
     assert len(records) == len(_example_ids())
@@ -392,8 +429,9 @@ def test_eval_explain_json_adds_facts(capsys: pytest.CaptureFixture[str]) -> Non
 def test_eval_explain_json_still_matches_the_decision_schema(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = cli(["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--explain"],
-                       capsys)
+    code, out, _ = cli(
+        ["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--explain"], capsys
+    )
     assert code == 0
     for line in out.splitlines():
         assert validate(json.loads(line), "decision") == []
@@ -407,7 +445,7 @@ def test_eval_json_lines_calls_file(in_tmp: Path, capsys: pytest.CaptureFixture[
     assert [json.loads(x)["call"] for x in out.splitlines()] == ["c01", "c02", "c03"]
 
 
-# ---- eval: bad input -----------------------------------------------------------------------------
+# ---- eval: bad input -------------------------------------------------------------------------
 
 ALIAS_BOMB = "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
@@ -417,36 +455,83 @@ ALIAS_BOMB = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lo
 
 
 def _calls(duration: str = "60", to: str = "+12125551234") -> str:
-    return "- " + GOOD_CALL.replace("duration: 60", f"duration: {duration}").replace(
-        "+12125551234", to) + "\n"
+    return (
+        "- "
+        + GOOD_CALL.replace("duration: 60", f"duration: {duration}").replace("+12125551234", to)
+        + "\n"
+    )
 
 
 # (files to write, which file is the tenant, which the calls, expected start of stderr, a
 # fragment of the message)
 BAD_INPUTS = {
     "missing tenant": ({}, "nope.yaml", None, "nope.yaml", "not found"),
-    "binary calls": ({"calls.yaml": b"- {id: a\0}\n"}, None, "calls.yaml", "calls.yaml:1:",
-                     "binary"),
-    "malformed yaml": ({"calls.yaml": "- {id: a, direction: outbound\n- [\n"}, None,
-                       "calls.yaml", "calls.yaml:2:", "invalid YAML"),
-    "negative duration": ({"calls.yaml": _calls("-5")}, None, "calls.yaml",
-                          "calls.yaml:1: [0].duration: ", "at least 0"),
-    "fractional duration": ({"calls.yaml": _calls("1.5")}, None, "calls.yaml",
-                            "calls.yaml:1: [0].duration: ", "integer"),
-    "unquoted balance": ({"tenant.yaml": _tenant_text(**{'balance: "50.00"': "balance: 50.00"})},
-                         "tenant.yaml", None, "tenant.yaml:8: credits.balance: ", "quote"),
-    "impossible number": ({"calls.yaml": _calls(to="+1555")}, None, "calls.yaml",
-                          "calls.yaml:1: [0].to: ", "'+1555' is not a possible phone number"),
-    "unknown licence": ({"tenant.yaml": _tenant_text(**{"[teams_phone]": "[teams_phon]"})},
-                        "tenant.yaml", None, "tenant.yaml:", "did you mean 'teams_phone'?"),
-    "alias bomb calls": ({"calls.yaml": ALIAS_BOMB}, None, "calls.yaml", "calls.yaml:",
-                         "aliases"),
-    "alias bomb tenant": ({"tenant.yaml": ALIAS_BOMB}, "tenant.yaml", None, "tenant.yaml:",
-                          "aliases"),
-    "calls is a mapping": ({"calls.yaml": "{}\n"}, None, "calls.yaml", "calls.yaml:1: ",
-                           "a list"),
-    "call with unknown field": ({"calls.yaml": _calls().replace("}", ", colour: red}")}, None,
-                                "calls.yaml", "calls.yaml:1: [0].colour: ", "unknown field"),
+    "binary calls": (
+        {"calls.yaml": b"- {id: a\0}\n"},
+        None,
+        "calls.yaml",
+        "calls.yaml:1:",
+        "binary",
+    ),
+    "malformed yaml": (
+        {"calls.yaml": "- {id: a, direction: outbound\n- [\n"},
+        None,
+        "calls.yaml",
+        "calls.yaml:2:",
+        "invalid YAML",
+    ),
+    "negative duration": (
+        {"calls.yaml": _calls("-5")},
+        None,
+        "calls.yaml",
+        "calls.yaml:1: [0].duration: ",
+        "at least 0",
+    ),
+    "fractional duration": (
+        {"calls.yaml": _calls("1.5")},
+        None,
+        "calls.yaml",
+        "calls.yaml:1: [0].duration: ",
+        "integer",
+    ),
+    "unquoted balance": (
+        {"tenant.yaml": _tenant_text(**{'balance: "50.00"': "balance: 50.00"})},
+        "tenant.yaml",
+        None,
+        f"tenant.yaml:{_line_of(_tenant_text(), 'balance:')}: credits.balance: ",
+        "quote",
+    ),
+    "impossible number": (
+        {"calls.yaml": _calls(to="+1555")},
+        None,
+        "calls.yaml",
+        "calls.yaml:1: [0].to: ",
+        "'+1555' is not a possible phone number",
+    ),
+    "unknown licence": (
+        {"tenant.yaml": _tenant_text(**{"[teams_phone]": "[teams_phon]"})},
+        "tenant.yaml",
+        None,
+        f"tenant.yaml:{_line_of(_tenant_text(), '[teams_phone]')}: users[4].licenses[0]: "
+        "'teams_phon' is not one of [",
+        "did you mean 'teams_phone'?",
+    ),
+    "alias bomb calls": ({"calls.yaml": ALIAS_BOMB}, None, "calls.yaml", "calls.yaml:", "aliases"),
+    "alias bomb tenant": (
+        {"tenant.yaml": ALIAS_BOMB},
+        "tenant.yaml",
+        None,
+        "tenant.yaml:",
+        "aliases",
+    ),
+    "calls is a mapping": ({"calls.yaml": "{}\n"}, None, "calls.yaml", "calls.yaml:1: ", "a list"),
+    "call with unknown field": (
+        {"calls.yaml": _calls().replace("}", ", colour: red}")},
+        None,
+        "calls.yaml",
+        "calls.yaml:1: [0].colour: ",
+        "unknown field",
+    ),
     "missing rate card": ({}, None, None, "nope.csv", "no such rate card"),
 }
 
@@ -479,8 +564,9 @@ def test_eval_bad_input(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[s
 def test_eval_extreme_start_is_bad_input(
     start: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _write(in_tmp / "calls.yaml",
-           "- " + GOOD_CALL.replace("2026-11-02T09:05:00-05:00", start) + "\n")
+    _write(
+        in_tmp / "calls.yaml", "- " + GOOD_CALL.replace("2026-11-02T09:05:00-05:00", start) + "\n"
+    )
     code, out, err = cli(["eval", "--tenant", str(TENANT), "--calls", "calls.yaml"], capsys)
     assert code == 1
     assert out == ""
@@ -489,8 +575,9 @@ def test_eval_extreme_start_is_bad_input(
 
 def test_eval_bad_policy_is_bad_input(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _write(in_tmp / "p.ccp", CLEAN_POLICY + "notify balance_zero to rr\n")
-    code, out, err = cli(["eval", "--rules", ".", "--tenant", str(TENANT), "--calls",
-                          str(CALLS)], capsys)
+    code, out, err = cli(
+        ["eval", "--rules", ".", "--tenant", str(TENANT), "--calls", str(CALLS)], capsys
+    )
     assert code == 1
     assert out == ""
     assert err.startswith("p.ccp:6:24: error: unknown role 'rr'")
@@ -501,14 +588,15 @@ def test_eval_rate_card_in_another_currency(
 ) -> None:
     (in_tmp / "eur.csv").write_bytes((rules_dir() / "rates.csv").read_bytes())
     _write(in_tmp / "eur.yaml", "currency: EUR\nrounding: {method: up, decimals: 2}\n")
-    code, out, err = cli(["eval", "--tenant", str(TENANT), "--calls", str(CALLS),
-                          "--rates", "eur.csv"], capsys)
+    code, out, err = cli(
+        ["eval", "--tenant", str(TENANT), "--calls", str(CALLS), "--rates", "eur.csv"], capsys
+    )
     assert code == 1
     assert out == ""
     assert "EUR" in err and "USD" in err
 
 
-# ---- usage -----------------------------------------------------------------------------------------
+# ---- usage -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -517,8 +605,10 @@ def test_eval_rate_card_in_another_currency(
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["eval", "--calls", "c.yaml"], "the following arguments are required: --tenant"),
         (["eval", "--tenant", "t.yaml"], "the following arguments are required: --calls"),
-        (["eval", "--tenant", "t.yaml", "--calls", "c.yaml", "--format", "xml"],
-         "invalid choice: 'xml'"),
+        (
+            ["eval", "--tenant", "t.yaml", "--calls", "c.yaml", "--format", "xml"],
+            "invalid choice: 'xml'",
+        ),
         (["check", "--format", "xml"], "invalid choice: 'xml'"),
         (["check", "--no-such-option"], "unrecognized arguments"),
     ],
@@ -546,7 +636,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.startswith("ccpolicy ")
 
 
-# ---- colour ----------------------------------------------------------------------------------------
+# ---- colour ----------------------------------------------------------------------------------
 
 
 class _Terminal(io.StringIO):
@@ -594,7 +684,7 @@ def test_no_colour_when_not_a_terminal(
     assert not ANSI.search(out)
 
 
-# ---- real processes ----------------------------------------------------------------------------------
+# ---- real processes --------------------------------------------------------------------------
 
 
 def test_process_check_clean() -> None:

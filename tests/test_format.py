@@ -686,19 +686,8 @@ def _sloppy_allowance(allowance: ast.Allowance, draw: Any) -> list[str]:
     return tokens + (["elsewhere"] if allowance.elsewhere else [])
 
 
-SEPARATORS = [
-    " ",
-    " ",
-    " ",
-    "  ",
-    "\t",
-    "\n",
-    "\n    ",
-    "\n\n",
-    " #{}\n",
-    "\n#{}\n",
-    "\n\n #{}\n\n",
-]
+SEPARATORS = [" ", " ", " ", "  ", "\t", "\n", "\n    ", "\n\n", "\r\n"]
+SEPARATORS += [" #{}\n", " #{}\r\n", "\n#{}\n", "\n\n #{}\n\n", "\n\n\n#{}\n\n\n"]
 
 
 def sloppy_text(statements: tuple[ast.Statement, ...], draw: Any) -> tuple[str, int]:

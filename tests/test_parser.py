@@ -58,7 +58,7 @@ def _by_kind(module: ast.Module, kind: type) -> list:
     return [s for s in module.statements if isinstance(s, kind)]
 
 
-# ---- the bundled rules ---------------------------------------------------------------------
+# ---- the bundled rules -----------------------------------------------------------------------
 
 
 def test_bundled_catalog_statement_counts(catalog: ast.Module) -> None:
@@ -154,7 +154,10 @@ def test_notify_routes_all_roles(catalog: ast.Module) -> None:
     (notify,) = _by_kind(catalog, ast.Notify)
     roles = {r.name.value for r in _by_kind(catalog, ast.Role)}
     assert [e.value for e in notify.events] == [
-        "recharge_succeeded", "recharge_failed", "balance_zero", "pool_threshold",
+        "recharge_succeeded",
+        "recharge_failed",
+        "balance_zero",
+        "pool_threshold",
     ]
     assert {r.value for r in notify.roles} == roles
     assert len(notify.roles) == 20
@@ -210,7 +213,7 @@ def test_voice_app_scenario_has_or_in_parentheses(scenarios: ast.Module) -> None
     assert by_name["voice_app_transfer"].outcome.payer == "tenant"
 
 
-# ---- every construct ------------------------------------------------------------------------
+# ---- every construct -------------------------------------------------------------------------
 
 
 def test_empty_and_comment_only_text() -> None:
@@ -264,8 +267,11 @@ def test_licence_title_and_role_and_denial() -> None:
     lic = _one('licence teams_phone "Teams Phone"\n')
     assert isinstance(lic, ast.Licence) and lic.title == "Teams Phone"
     role = _one('role billing_admin "Billing Administrator"\n')
-    assert role == ast.Role(ast.Name("billing_admin", ast.Span("t.ccp", 1, 6)),
-                            "Billing Administrator", ast.Span("t.ccp", 1, 1))
+    assert role == ast.Role(
+        ast.Name("billing_admin", ast.Span("t.ccp", 1, 6)),
+        "Billing Administrator",
+        ast.Span("t.ccp", 1, 1),
+    )
     denial = _one('denial nope "Say \\"no\\" with a \\\\ backslash."\n')
     assert isinstance(denial, ast.Denial)
     assert denial.sentence == 'Say "no" with a \\ backslash.'
@@ -290,8 +296,9 @@ def test_plan_pools_allowances_and_options() -> None:
     assert plan.title == "P"
     domestic, intl, other = plan.pools
     assert domestic.name == ast.Name("domestic", ast.Span("t.ccp", 2, 10))
-    assert [(a.minutes, a.region.value if a.region else None, a.elsewhere)
-            for a in domestic.allowances] == [(3000, "na", False), (1200, None, True)]
+    assert [
+        (a.minutes, a.region.value if a.region else None, a.elsewhere) for a in domestic.allowances
+    ] == [(3000, "na", False), (1200, None, True)]
     assert domestic.warn == (50, 90)
     assert domestic.per_user is False
     assert intl.per_user is True
@@ -307,11 +314,18 @@ def test_empty_plan() -> None:
 
 
 def test_conferencing_pool_with_options() -> None:
-    pool = _one('conferencing pool za "Zone A": 60 minutes per audio_conferencing licence, '
-                "tenant-wide, warn at 80%, 100%\n")
+    pool = _one(
+        'conferencing pool za "Zone A": 60 minutes per audio_conferencing licence, '
+        "tenant-wide, warn at 80%, 100%\n"
+    )
     assert isinstance(pool, ast.SharedPool)
     assert (pool.name.value, pool.title, pool.minutes, pool.licence.value, pool.warn) == (
-        "za", "Zone A", 60, "audio_conferencing", (80, 100))
+        "za",
+        "Zone A",
+        60,
+        "audio_conferencing",
+        (80, 100),
+    )
     plain = _one("conferencing pool za: 5 minutes per x license\n")
     assert isinstance(plain, ast.SharedPool)
     assert plain.warn == () and plain.minutes == 5
@@ -485,8 +499,11 @@ def test_guards_in_order() -> None:
 
 def test_comments_and_layout_are_insignificant() -> None:
     compact = parse('zone z = US CA scenario s "S": when inbound then free', "a.ccp")
-    spread = parse('# head\nzone z =\n  US   # first\n  CA\n\nscenario s "S" :\n when\n'
-                   " inbound\n then free # tail\n", "a.ccp")
+    spread = parse(
+        '# head\nzone z =\n  US   # first\n  CA\n\nscenario s "S" :\n when\n'
+        " inbound\n then free # tail\n",
+        "a.ccp",
+    )
     assert [type(s) for s in compact.statements] == [ast.Zone, ast.Scenario]
     assert [type(s) for s in spread.statements] == [ast.Zone, ast.Scenario]
     assert [c.value for c in spread.statements[0].countries] == ["US", "CA"]
@@ -494,8 +511,9 @@ def test_comments_and_layout_are_insignificant() -> None:
 
 
 def test_windows_line_endings() -> None:
-    module = parse('zone z = US\r\nrole r\r\nscenario s "S":\r\n when inbound then free\r\n',
-                   "w.ccp")
+    module = parse(
+        'zone z = US\r\nrole r\r\nscenario s "S":\r\n when inbound then free\r\n', "w.ccp"
+    )
     assert [type(s) for s in module.statements] == [ast.Zone, ast.Role, ast.Scenario]
     assert module.statements[2].condition.span.line == 4
 
@@ -503,7 +521,9 @@ def test_windows_line_endings() -> None:
 def test_statement_spans_name_the_file() -> None:
     module = parse("role a\n\n  role b\n", "some/dir/x.ccp")
     assert [s.span for s in module.statements] == [
-        ast.Span("some/dir/x.ccp", 1, 1), ast.Span("some/dir/x.ccp", 3, 3)]
+        ast.Span("some/dir/x.ccp", 1, 1),
+        ast.Span("some/dir/x.ccp", 3, 3),
+    ]
 
 
 def test_nested_parentheses_are_fine() -> None:
@@ -512,7 +532,7 @@ def test_nested_parentheses_are_fine() -> None:
     assert isinstance(cond, ast.IsDirection)
 
 
-# ---- syntax errors -------------------------------------------------------------------------
+# ---- syntax errors ---------------------------------------------------------------------------
 
 
 def test_missing_colon_after_scenario_sentence() -> None:
@@ -521,7 +541,10 @@ def test_missing_colon_after_scenario_sentence() -> None:
     assert finding.code == "syntax"
     assert finding.location is not None
     assert (finding.location.file, finding.location.line, finding.location.column) == (
-        "t.ccp", 3, 5)
+        "t.ccp",
+        3,
+        5,
+    )
     assert finding.message == "unexpected 'when'; expected ':'"
     assert str(err) == "t.ccp:3:5: error: unexpected 'when'; expected ':'"
 

@@ -130,6 +130,8 @@ def _data_kind(path: Path, data: Any) -> str | None:
     if path.suffix == ".jsonl" or isinstance(data, list):
         return "calls"
     if isinstance(data, dict):
+        if "tests" in data or path.name.endswith(("_test.yaml", "_test.yml")):
+            return "test"
         if "tenant" in data:
             return "tenant"
         if path.with_suffix(".csv").is_file() or "rounding" in data:

@@ -876,11 +876,7 @@ class Ledger:
             with self._tx() as conn:
                 row = self._tenant_row(conn, lock=False)
                 outbox.expand(conn, row.id, targets, now)
-                jobs = [
-                    j
-                    for j in outbox.claim(conn, row.id, now, lease=lease, limit=batch)
-                    if j.delivery_id not in tried
-                ]
+                jobs = outbox.claim(conn, row.id, now, lease=lease, limit=batch, exclude=tried)
             if not jobs:
                 return report
             for job in jobs:

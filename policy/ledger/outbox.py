@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -183,10 +183,19 @@ def preview(
 
 
 def claim(
-    conn: Connection, tenant_id: int, now: datetime, *, lease: timedelta, limit: int
+    conn: Connection,
+    tenant_id: int,
+    now: datetime,
+    *,
+    lease: timedelta,
+    limit: int,
+    exclude: Collection[int] = (),
 ) -> list[Job]:
-    """Take up to ``limit`` due deliveries for ``lease`` (others skip them meanwhile)."""
+    """Take up to ``limit`` due deliveries (not in ``exclude``) for ``lease``; other
+    deliverers skip them meanwhile."""
     query = _due(tenant_id, now).limit(limit)
+    if exclude:
+        query = query.where(deliveries.c.id.not_in(list(exclude)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=deliveries)
     jobs = _jobs(conn.execute(query).all())

@@ -269,7 +269,8 @@ def connect(url: str, *, create: bool) -> Engine:
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
-            poolclass=sa.pool.NullPool,
+            pool_size=2,  # kept open: closing the last connection checkpoints the WAL
+            max_overflow=2,
         )
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)

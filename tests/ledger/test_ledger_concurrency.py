@@ -15,8 +15,8 @@ import policy
 from policy.ledger import Ledger
 
 WORKERS = 8
-PER_WORKER = 220
-SHARED = 40  # call ids every worker submits (concurrent retries of the same call)
+PER_WORKER = 120
+SHARED = 30  # call ids every worker submits (concurrent retries of the same call)
 
 
 def test_eight_processes_charge_one_tenant(db_url: str, engine: policy.Engine) -> None:
@@ -69,11 +69,11 @@ def test_sigkill_at_random_points_then_restart(db_url: str, engine: policy.Engin
     tenant = policy.Tenant.from_dict(data)
     with Ledger(db_url, engine=engine, tenant=tenant) as ledger:
         ledger.init(month=MONTH)
-    calls = random_calls("k", 400, seed=5)
+    calls = random_calls("k", 300, seed=5)
     ctx = multiprocessing.get_context("spawn")
     rng = random.Random(2024)
     progress = []
-    for _ in range(5):
+    for _ in range(4):
         ready = ctx.Event()
         proc = ctx.Process(target=support.worker_crash, args=(db_url, data, calls, ready))
         proc.start()
