@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import phonenumbers
 
@@ -45,9 +46,14 @@ class Catalog:
     scenarios: list[ast.Scenario] = field(default_factory=list)
     notifies: list[ast.Notify] = field(default_factory=list)
 
-    @property
+    @cached_property
     def regions(self) -> dict[str, ast.Zone | ast.Area]:
+        """Zones and areas by name (read after the catalogue is built)."""
         return {**self.zones, **self.areas}
+
+    @cached_property
+    def _region_sets(self) -> dict[str, frozenset[str]]:
+        return {name: frozenset(c.value for c in d.countries) for name, d in self.regions.items()}
 
     @property
     def plan_pool_names(self) -> set[str]:
@@ -67,8 +73,7 @@ class Catalog:
     def region_countries(self, region: ast.Region) -> frozenset[str]:
         if region.name is None:
             return frozenset(c.value for c in region.countries)
-        decl = self.regions.get(region.name.value)
-        return frozenset(c.value for c in decl.countries) if decl else frozenset()
+        return self._region_sets.get(region.name.value, frozenset())
 
     def sentence_of(self, denial: str) -> str:
         if denial in self.denials:

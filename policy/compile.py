@@ -241,6 +241,14 @@ def _number_class_test(name: str) -> Test:
     return lambda f: f.number.number_type in types
 
 
+def _whole(cond: ast.Condition, parts: tuple[tuple[str, Test], ...]) -> Test:
+    """The condition's test, built from its already compiled top-level parts."""
+    if not isinstance(cond, ast.AllOf):
+        return parts[0][1]
+    tests = tuple(test for _, test in parts)
+    return lambda f: all(t(f) for t in tests)
+
+
 def _parts(cond: ast.Condition, catalog: Catalog) -> tuple[tuple[str, Test], ...]:
     items = cond.items if isinstance(cond, ast.AllOf) else (cond,)
     return tuple((describe(item), _compile_condition(item, catalog)) for item in items)
@@ -304,6 +312,7 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
     """Translate a checked catalogue (no error findings) into the evaluator's tables."""
     scenarios: list[CompiledScenario] = []
     for index, node in enumerate(catalog.scenarios):
+        parts = _parts(node.condition, catalog)
         guards = tuple(
             GuardRule(
                 g.denial.value,
@@ -320,11 +329,11 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
                 node.name.value,
                 node.sentence,
                 node.span,
-                _compile_condition(node.condition, catalog),
+                _whole(node.condition, parts),
                 guards,
                 node.outcome,
                 node,
-                _parts(node.condition, catalog),
+                parts,
             )
         )
 
