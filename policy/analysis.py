@@ -79,22 +79,8 @@ class Analysis:
         return [s for s in policy.scenarios if self.first_match[s.index] == 0]
 
 
-def _walk(cond: ast.Condition) -> Iterator[ast.Condition]:
-    yield cond
-    if isinstance(cond, ast.AllOf | ast.AnyOf):
-        for item in cond.items:
-            yield from _walk(item)
-    elif isinstance(cond, ast.Not):
-        yield from _walk(cond.item)
-
-
 def _atoms(policy: CompiledPolicy) -> list[ast.Condition]:
-    out: list[ast.Condition] = []
-    for s in policy.catalog.scenarios:
-        out.extend(_walk(s.condition))
-        for g in s.guards:
-            out.extend(_walk(g.condition))
-    return out
+    return list(ast.scenario_conditions(policy.catalog.scenarios))
 
 
 def _country_reps(policy: CompiledPolicy, atoms: list[ast.Condition]) -> list[str]:

@@ -6,6 +6,7 @@ read by :mod:`policy.check` and :mod:`policy.compile`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -50,6 +51,8 @@ __all__ = [
     "Statement",
     "ToIs",
     "Zone",
+    "scenario_conditions",
+    "walk",
 ]
 
 
@@ -348,6 +351,24 @@ class Scenario:
     guards: tuple[Guard, ...]
     outcome: Outcome
     span: Span
+
+
+def walk(cond: Condition) -> Iterator[Condition]:
+    """Every condition node of ``cond``, itself first, depth first."""
+    yield cond
+    if isinstance(cond, AllOf | AnyOf):
+        for item in cond.items:
+            yield from walk(item)
+    elif isinstance(cond, Not):
+        yield from walk(cond.item)
+
+
+def scenario_conditions(scenarios: Iterable[Scenario]) -> Iterator[Condition]:
+    """Every condition node of the scenarios' ``when`` and guards."""
+    for scenario in scenarios:
+        yield from walk(scenario.condition)
+        for guard in scenario.guards:
+            yield from walk(guard.condition)
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,20 +318,8 @@ def _payers(scenario: ast.Scenario) -> set[str]:
     return set()
 
 
-def _walk(cond: ast.Condition) -> Iterator[ast.Condition]:
-    yield cond
-    if isinstance(cond, ast.AllOf | ast.AnyOf):
-        for item in cond.items:
-            yield from _walk(item)
-    elif isinstance(cond, ast.Not):
-        yield from _walk(cond.item)
-
-
 def _all_conditions(catalog: Catalog) -> Iterator[ast.Condition]:
-    for scenario in catalog.scenarios:
-        yield from _walk(scenario.condition)
-        for guard in scenario.guards:
-            yield from _walk(guard.condition)
+    return ast.scenario_conditions(catalog.scenarios)
 
 
 def _requires_meeting(cond: ast.Condition) -> bool:
@@ -351,7 +339,7 @@ def _check_scenarios(catalog: Catalog, report: _Reporter) -> None:
     for scenario in catalog.scenarios:
         meeting_only = _requires_meeting(scenario.condition)
         conditions = [scenario.condition, *(g.condition for g in scenario.guards)]
-        for cond in (c for top in conditions for c in _walk(top)):
+        for cond in (c for top in conditions for c in ast.walk(top)):
             _check_condition(cond, catalog, report, pools, meeting_only)
         for guard in scenario.guards:
             if guard.denial.value not in denials:
