@@ -37,6 +37,7 @@ __all__ = [
     "Event",
     "Finding",
     "InputError",
+    "Ledger",
     "Notice",
     "PolicyError",
     "PolicySyntaxError",
@@ -50,3 +51,12 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``policy.Ledger`` is imported on first use, so ``import policy`` needs no SQLAlchemy."""
+    if name == "Ledger":
+        from .ledger import Ledger
+
+        return Ledger
+    raise AttributeError(f"module 'policy' has no attribute {name!r}")

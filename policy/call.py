@@ -29,7 +29,10 @@ class Call:
     month: str = field(init=False, repr=False, compare=False)  # calendar month, UTC
 
     def __post_init__(self) -> None:
-        utc = self.start.astimezone(timezone.utc)
+        try:
+            utc = self.start.astimezone(timezone.utc)
+        except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+            utc = self.start
         object.__setattr__(self, "month", f"{utc.year:04d}-{utc.month:02d}")
 
     def field_path(self, name: str) -> str:
@@ -64,6 +67,12 @@ class Call:
                 location=where,
                 path=f"{path}.start" if path else "start",
             ) from None
+        if start.tzinfo is not None and not 1900 <= start.year <= 2999:
+            raise SchemaError(
+                f"'{text}' is out of range (calls start between the years 1900 and 2999)",
+                location=where,
+                path=f"{path}.start" if path else "start",
+            )
         if start.tzinfo is None:
             raise SchemaError(
                 f"'{text}' has no UTC offset",

@@ -116,10 +116,14 @@ class _Reporter:
 
     def unknown(self, kind: str, name: ast.Name, known: Iterable[str], extra: str = "") -> None:
         known = sorted(known) if isinstance(known, set | frozenset) else list(known)
-        hint = suggest(name.value, known)
-        if hint is None and known and len(known) <= 12:
+        near = suggest(name.value, known)
+        message = f"unknown {kind} '{name.value}'{extra}"
+        hint = None
+        if near is not None:  # SPEC's shape: "unknown role 'x' (did you mean 'y'?)"
+            message += f" ({near})"
+        elif known and len(known) <= 12:
             hint = "known: " + ", ".join(known)
-        self.add(name.span, f"unknown {kind} '{name.value}'{extra}", hint=hint, code="unknown-name")
+        self.add(name.span, message, hint=hint, code="unknown-name")
 
 
 # ---- building the catalogue (with duplicate detection) ----------------------------

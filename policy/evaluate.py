@@ -414,7 +414,12 @@ class Engine:
             decision = settle.pay_pool(ref)
         else:
             decision = settle.pay_credits()
-        if commit and call.duration is not None:  # an authorization changes nothing
+        if call.duration is None:
+            # An authorization changes nothing: a recharge it would trigger first counts
+            # towards max_duration, but it reports no events and the balance as it is.
+            if decision.events:
+                decision = decision._replace(events=(), notify=(), balance_after=state.balance)
+        elif commit:
             settle.commit()
         return decision
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .check import check_modules
 from .compile import CompiledPolicy, compile_policy
-from .errors import CheckError, Finding, PolicySyntaxError
+from .errors import CheckError, Finding, PolicyError, PolicySyntaxError
 from .evaluate import Engine
 from .parser import parse
 from .ratecard import RateCard
@@ -24,7 +24,10 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
 
     Syntax errors stop a file (one per file); the checker then reports everything else.
     """
-    sources = read_policy_sources(*(paths or (rules_dir(),)))
+    try:
+        sources = read_policy_sources(*(paths or (rules_dir(),)))
+    except PolicyError as exc:  # a missing, binary or unreadable file is a finding too
+        return None, list(exc.findings)
     modules = []
     findings: list[Finding] = []
     for source in sources:

@@ -28,7 +28,6 @@ How the report's columns are filled (also in ``docs/rating.md``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from hashlib import blake2b
@@ -282,19 +281,3 @@ def format_csv_cells(row: tuple[Any, ...]) -> list[Any]:
 def _utc_text(value: datetime) -> str:
     text = value.isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def typed_cells(cells: Mapping[str, str]) -> tuple[Any, ...]:
-    """A CSV row of the report (by column name) back to typed values (for re-emission)."""
-    out: list[Any] = [cells.get(name) or None for name in HEADER]
-    for i in DATETIME_COLUMNS:
-        if out[i]:
-            out[i] = datetime.fromisoformat(out[i].replace("Z", "+00:00"))
-    for i in INT_COLUMNS:
-        if out[i]:
-            out[i] = int(out[i])
-    for i in MONEY_COLUMNS:
-        if out[i]:
-            out[i] = Decimal(out[i])
-    out[BOOL_COLUMNS[0]] = out[BOOL_COLUMNS[0]] == "true"
-    return tuple(out)

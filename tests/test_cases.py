@@ -27,7 +27,9 @@ def _load() -> list[Any]:
     for path in sorted(CASES.glob("*.yaml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
         for case in data["cases"]:
-            params.append(pytest.param(data.get("given", {}), case, id=f"{path.stem}:{case['name']}"))
+            params.append(
+                pytest.param(data.get("given", {}), case, id=f"{path.stem}:{case['name']}")
+            )
     return params
 
 
@@ -54,8 +56,11 @@ def _engine(given: dict[str, Any]) -> policy.Engine:
     if key not in _engines:
         rules = given.get("rules")
         rates = given.get("rates")
-        card = RateCard.from_rows(
-            [{k: str(v) for k, v in row.items()} for row in rates]) if rates else None
+        card = (
+            RateCard.from_rows([{k: str(v) for k, v in row.items()} for row in rates])
+            if rates
+            else None
+        )
         base = Path(__file__).parent.parent
         _engines[key] = policy.load(base / rules if rules else None, rates=card)
     return _engines[key]

@@ -120,11 +120,10 @@ def test_check_prints_every_finding_and_a_summary(
     assert code == 1
     assert err == ""
     lines = out.splitlines()
-    assert "b.ccp:1:24: error: unknown role 'rr'" in lines
+    assert "b.ccp:1:24: error: unknown role 'rr' (did you mean 'r'?)" in lines
     assert "b.ccp:2:6: warning: role 'lonely' is never notified" in lines
     assert "b.ccp:3:13: error: unknown country code 'XX'" in lines
     assert "b.ccp:3:6: warning: zone 'q' is never used" in lines
-    assert "    hint: did you mean 'r'?" in lines
     assert lines[-1] == "checked 1 path: 2 errors, 2 warnings"
 
 
@@ -172,11 +171,10 @@ def test_check_json_format(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert by_code["unknown-name"] == {
         "severity": "error",
         "code": "unknown-name",
-        "message": "unknown role 'rr'",
+        "message": "unknown role 'rr' (did you mean 'r'?)",
         "file": "p.ccp",
         "line": 6,
         "column": 24,
-        "hint": "did you mean 'r'?",
     }
     unused = by_code["unused"]
     assert (unused["severity"], unused["file"], unused["line"], unused["column"]) == (
@@ -193,11 +191,6 @@ def test_check_json_clean(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(out) == {"findings": [], "summary": {"errors": 0, "warnings": 0, "paths": 1}}
 
 
-@pytest.mark.xfail(
-    reason="a policy file that cannot be read (binary .ccp) aborts `check`: the finding goes to "
-    "stderr as text and --format json prints nothing on stdout (no findings, no summary)",
-    strict=True,
-)
 def test_check_json_reports_unreadable_policy_file(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -555,11 +548,6 @@ def test_eval_bad_input(case: str, in_tmp: Path, capsys: pytest.CaptureFixture[s
     assert "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    reason="engine bug: a call starting in year 9999 (or 0001) with an offset overflows in "
-    "Call.month (datetime.astimezone) and `eval` dies with an OverflowError traceback",
-    strict=True,
-)
 @pytest.mark.parametrize("start", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
 def test_eval_extreme_start_is_bad_input(
     start: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]

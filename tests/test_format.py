@@ -20,7 +20,7 @@ from policy import ast
 from policy.commands import COMMANDS
 from policy.commands import fmt as fmt_command
 from policy.errors import PolicySyntaxError
-from policy.format import WIDTH, format_module, format_text
+from policy.format import WIDTH, format_module, format_text, quote
 from policy.parser import parse, parse_with_comments
 from policy.resources import rules_dir
 
@@ -743,3 +743,12 @@ def test_formatting_is_idempotent_and_keeps_meaning_and_comments(
     _, layout = parse_with_comments(once)
     found = [int(n) for c in layout.comments for n in re.findall(r"note (\d+)", c.text)]
     assert sorted(found) == list(range(comments))
+
+
+@PROPERTY
+@given(sentences, titles)
+def test_quoted_strings_read_back_unchanged(sentence: str, title: str | None) -> None:
+    role = ast.Role(ast.Name("r", NOWHERE), title, NOWHERE)
+    denial = ast.Denial(ast.Name("d", NOWHERE), sentence, NOWHERE)
+    text = f"denial d {quote(sentence)}\n" + format_module(ast.Module("<generated>", (role,), ()))
+    assert tree(text) == (denial, role)

@@ -413,12 +413,6 @@ def test_run_balance_is_exactly_accounted_for(
         assert decision.balance_after == balance
 
 
-@pytest.mark.xfail(
-    reason="engine bug: an authorization (no duration) below the recharge trigger reports "
-    "recharge_succeeded and a balance_after that includes it, but commits nothing, so the "
-    "next call recharges (and notifies) again: 3 recharges reported, 5.00 bought once",
-    strict=True,
-)
 def test_authorizations_account_for_the_recharges_they_report(engine: policy.Engine) -> None:
     tenant = make_tenant(
         users=[PAYG_USER],
