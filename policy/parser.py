@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from . import ast
 from .errors import Location, PolicySyntaxError
@@ -56,12 +62,15 @@ _STATEMENT_WORDS = (
 
 @cache
 def _parser() -> Lark:
+    # Comments are %ignore'd by the grammar; the callback hands them to the formatter's
+    # sink when one is set (parse_with_comments) and costs nothing otherwise.
     return Lark(
         _GRAMMAR.read_text(encoding="utf-8"),
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
         cache=True,  # parse tables cached in the temp dir, keyed by grammar hash
+        lexer_callbacks={"COMMENT": _collect_comment},
     )
 
 
@@ -80,17 +89,18 @@ def _expected(exc: UnexpectedToken | UnexpectedEOF | UnexpectedCharacters) -> li
     return words
 
 
-def _hint_for(found: str, expected: list[str]) -> str | None:
-    if found.startswith("'"):
+def _hint_for(raw: str, expected: list[str]) -> str | None:
+    """A hint from the text the parser stopped at (as written, not quoted)."""
+    if raw.startswith("'"):
         return 'strings use double quotes: "like this"'
     if (
-        len(found) == 2
-        and found.isalpha()
-        and found.islower()
+        len(raw) == 2
+        and raw.isalpha()
+        and raw.islower()
         and "a country code such as US" in expected
     ):
-        return f"country codes are upper case: {found.upper()}"
-    if found.isupper() and "a name" in expected:
+        return f"country codes are upper case: {raw.upper()}"
+    if len(raw) > 1 and raw.isupper() and "a name" in expected:
         return "names are lower_snake_case; country codes are upper case"
     if len(expected) > 12:
         return f"a statement starts with one of: {_STATEMENT_WORDS}"
@@ -100,13 +110,16 @@ def _hint_for(found: str, expected: list[str]) -> str | None:
 def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySyntaxError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
+    raw = ""
     if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
         line, column = len(lines), len(lines[-1]) + 1 if lines else 1
         found = "the end of the file"
     elif isinstance(exc, UnexpectedToken):
-        found = repr(str(exc.token))
+        raw = str(exc.token)
+        found = repr(raw)
     elif isinstance(exc, UnexpectedCharacters):
-        found = repr(exc.char)
+        raw = exc.char
+        found = repr(raw)
     else:
         found = "the end of the file"
     expected = _expected(exc)  # type: ignore[arg-type]
@@ -119,10 +132,12 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
         message,
         location=Location(file, line, column),
         source_line=source,
-        hint=_hint_for(
-            found.strip("'\"") if found.startswith("'") and len(found) > 3 else found, expected
-        ),
+        hint=_hint_for(raw, expected),
     )
+
+
+class _Misplaced(Exception):
+    """A construct the grammar accepts but the language does not (raised while building)."""
 
 
 class _Builder(Transformer[Token, Any]):
@@ -207,8 +222,11 @@ class _Builder(Transformer[Token, Any]):
     def allowance_elsewhere(self, meta: Any, items: list[Token]) -> ast.Allowance:
         return ast.Allowance(int(items[0]), None, True, self._span(meta))
 
-    def warn_at(self, items: list[Token]) -> tuple[str, tuple[int, ...]]:
-        return ("warn", tuple(int(str(t)[:-1]) for t in items))
+    def warn_at(self, items: list[Token]) -> tuple[str, int]:
+        return ("warn", int(str(items[0])[:-1]))
+
+    def warn_more(self, items: list[Token]) -> tuple[str, int]:
+        return ("warn_more", int(str(items[0])[:-1]))
 
     def not_pooled(self, items: list[Any]) -> tuple[str, bool]:
         return ("per_user", True)
@@ -218,7 +236,27 @@ class _Builder(Transformer[Token, Any]):
 
     @staticmethod
     def _options(items: list[Any]) -> dict[str, Any]:
-        return {i[0]: i[1] for i in items if isinstance(i, tuple) and i and isinstance(i[0], str)}
+        """Pool options by name; "warn at 80%, 100%" arrives as a warn item and a warn_more
+        item per further percentage, which must follow it."""
+        options: dict[str, Any] = {}
+        warn: list[int] = []
+        last = None
+        for item in items:
+            if not (isinstance(item, tuple) and item and isinstance(item[0], str)):
+                last = None
+                continue
+            name, value = item
+            if name == "warn":
+                warn.append(value)
+            elif name == "warn_more":
+                if last not in ("warn", "warn_more"):
+                    raise _Misplaced(f"'{value}%' must follow 'warn at'")
+                warn.append(value)
+            else:
+                options[name] = value
+            last = name
+        options["warn"] = tuple(warn)
+        return options
 
     @v_args(meta=True)
     def plan_pool(self, meta: Any, items: list[Any]) -> ast.PlanPool:
@@ -395,15 +433,49 @@ class _Builder(Transformer[Token, Any]):
         return ast.Region(None, tuple(self._name(t) for t in items), self._span(meta))
 
 
+def source_lines(text: str) -> list[str]:
+    """The text's lines as Lark counts them (at ``\\n`` only; a form feed or U+2028 in a
+    comment does not start a line), without line-end characters."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":  # the text ends with a newline: no line after it
+        lines.pop()
+    return lines
+
+
+def _build(tree: Tree[Token], file: str, lines: list[str]) -> ast.Module:
+    try:
+        statements = _Builder(file).transform(tree)
+    except RecursionError:
+        raise PolicySyntaxError(
+            "the policy nests too deeply to read",
+            location=Location(file, 1, 1),
+            hint="split deeply nested conditions into several scenarios",
+        ) from None
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, _Misplaced):
+            meta = getattr(exc.obj, "meta", None)
+            line, column = getattr(meta, "line", 0), getattr(meta, "column", 0)
+            raise PolicySyntaxError(
+                str(exc.orig_exc),
+                location=Location(file, line, column),
+                source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            ) from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise PolicySyntaxError(
+                "the policy nests too deeply to read", location=Location(file, 1, 1)
+            ) from None
+        raise
+    return ast.Module(file, tuple(statements), tuple(lines))
+
+
 def parse(text: str, file: str = "<policy>") -> ast.Module:
     """Parse one file's text into a Module; raise PolicySyntaxError on bad syntax."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     try:
         tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, file, lines) from None
-    statements = _Builder(file).transform(tree)
-    return ast.Module(file, tuple(statements), tuple(lines))
+    return _build(tree, file, lines)
 
 
 # ---- comments, for the formatter ------------------------------------------------------
@@ -437,39 +509,25 @@ def _collect_comment(token: Token) -> Token:
     return token
 
 
-@cache
-def _comment_parser() -> Lark:
-    return Lark(
-        _GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=True,
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
-
-
 def parse_with_comments(text: str, file: str = "<policy>") -> tuple[ast.Module, Layout]:
     """Like :func:`parse`, plus the comments and where each statement ends."""
-    lines = text.splitlines()
+    lines = source_lines(text)
     tokens: list[Token] = []
     reset = _COMMENT_SINK.set(tokens)
     try:
-        tree = _comment_parser().parse(text)
+        tree = _parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(exc, file, lines) from None
     finally:
         _COMMENT_SINK.reset(reset)
-    text_lines = text.split("\n")
     comments = tuple(
         Comment(
             str(t).rstrip(),
             t.line or 0,
             t.column or 0,
-            not text_lines[(t.line or 1) - 1][: (t.column or 1) - 1].strip(),
+            not lines[(t.line or 1) - 1][: (t.column or 1) - 1].strip(),
         )
         for t in tokens
     )
     ends = tuple((c.meta.end_line, c.meta.end_column) for c in tree.children if isinstance(c, Tree))
-    statements = _Builder(file).transform(tree)
-    return ast.Module(file, tuple(statements), tuple(lines)), Layout(comments, ends)
+    return _build(tree, file, lines), Layout(comments, ends)

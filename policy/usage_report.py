@@ -153,7 +153,7 @@ class RowBuilder:
         info = self._numbers.get(key)
         if info is None:
             info = self._number_info(call, region)
-            if len(self._numbers) >= 262_144:
+            if len(self._numbers) >= 16_384:  # bounded: the engine caches numbers too
                 self._numbers.clear()
             self._numbers[key] = info
         number, origin, number_type, kind, country = info

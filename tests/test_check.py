@@ -602,11 +602,6 @@ def test_bundled_rules_have_no_findings() -> None:
     assert [s.name for s in compiled.scenarios][:2] == ["emergency", "other_short_code"]
 
 
-@pytest.mark.xfail(
-    reason="Module.lines comes from str.splitlines(), which splits at form feeds too, so after "
-    "a form feed in a comment every finding shows the wrong source line under its caret",
-    strict=True,
-)
 def test_finding_source_line_after_a_form_feed() -> None:
     finding = _only(_findings(BASE, "# page one\x0cpage two\nnotify balance_zero to rr\n"))
     assert _place(finding) == "m1.ccp:2:24"

@@ -732,11 +732,6 @@ def test_process_no_color_even_on_error(tmp_path: Path) -> None:
     assert not ANSI.search(result.stdout + result.stderr)
 
 
-@pytest.mark.xfail(
-    reason="engine bug: ~1000 nested 'not's in a .ccp make `ccpolicy check` die with a "
-    "RecursionError traceback instead of reporting a finding",
-    strict=True,
-)
 def test_process_deeply_nested_policy_no_traceback(tmp_path: Path) -> None:
     _write(tmp_path / "deep.ccp", 'scenario s "S": when ' + "not " * 2000 + "inbound then free\n")
     result = ccpolicy("check", "deep.ccp", cwd=tmp_path)

@@ -331,11 +331,6 @@ def test_conferencing_pool_with_options() -> None:
     assert plain.warn == () and plain.minutes == 5
 
 
-@pytest.mark.xfail(
-    reason="grammar bug: after 'warn at N%' the LALR parser expects another percentage, so no "
-    "pool option may follow it ('warn at 80%, not pooled' / ', tenant-wide' are rejected)",
-    strict=True,
-)
 def test_pool_options_after_warn_at() -> None:
     plan = _one("plan p { pool d: 10 minutes per user, warn at 80%, not pooled }\n")
     assert isinstance(plan, ast.Plan)
@@ -570,22 +565,12 @@ def test_single_quoted_string_location() -> None:
     assert 'a "quoted sentence"' in err.message
 
 
-@pytest.mark.xfail(
-    reason="parser bug: _hint_for receives repr(\"'\") == '\"\\'\"' which does not start with a "
-    "single quote, so a single-quoted string gets no double-quote hint",
-    strict=True,
-)
 def test_single_quoted_string_hints_double_quotes() -> None:
     err = _syntax_error("role r\ndenial nope 'Not today.'\n")
     assert err.finding.hint is not None
     assert "double quotes" in err.finding.hint
 
 
-@pytest.mark.xfail(
-    reason="parser bug: every unexpected single character (repr starts with a quote) gets the "
-    "'strings use double quotes' hint, e.g. '@', 'é' or an upper-case name",
-    strict=True,
-)
 @pytest.mark.parametrize("text", ["zone z = US @\n", "role Billing\n", "é\n"])
 def test_unrelated_characters_do_not_hint_double_quotes(text: str) -> None:
     err = _syntax_error(text)
@@ -652,12 +637,6 @@ def test_rendered_error_with_hint() -> None:
     assert rendered[3] == "    hint: country codes are upper case: CA"
 
 
-@pytest.mark.xfail(
-    reason="parser bug: line numbers come from Lark (which counts only \\n) but the source "
-    "line shown comes from str.splitlines(), which also splits at form feed, \\u2028, \\x1c-"
-    "\\x1e, \\x85 and lone \\r — a form feed in a comment shows the wrong line under the caret",
-    strict=True,
-)
 @pytest.mark.parametrize("separator", ["\x0c", "\u2028", "\x85"])
 def test_caret_line_is_the_line_of_the_error(separator: str) -> None:
     err = _syntax_error(f"role r # page{separator}break\nzone z = us\n")
@@ -681,11 +660,6 @@ def test_file_name_is_reported() -> None:
     assert str(err).startswith("rules/teams.ccp:1:6: error: ")
 
 
-@pytest.mark.xfail(
-    reason="engine bug: the parse-tree Transformer recurses once per 'not', so ~1000 nested "
-    "'not's raise RecursionError (a traceback) instead of a Module or a PolicySyntaxError",
-    strict=True,
-)
 def test_deeply_nested_not_does_not_crash() -> None:
     text = 'scenario s "S": when ' + "not " * 2000 + "inbound then free\n"
     try:

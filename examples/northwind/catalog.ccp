@@ -11,9 +11,8 @@ domestic area uk "United Kingdom, Guernsey, Jersey and the Isle of Man" = GB GG 
 
 # Where Northwind lines roam like at home: the UK, the EU/EEA and Switzerland.
 zone europe "Roam-like-at-home Europe" =
-    GB GG JE IM
-    AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE
-    IS LI NO CH
+    GB GG JE IM AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS
+    LI NO CH
 
 # ---- Licences (options a line may have) --------------------------------------------
 
@@ -27,7 +26,7 @@ credits licence northwind_credits "Northwind prepaid top-up"
 # Minutes are per line per calendar month and never shared ("not pooled").
 
 plan northwind_unlimited "Northwind Unlimited" {
-    pool domestic: 3000 minutes per user in uk, 1000 elsewhere, not pooled, warn at 80%, 100%
+    pool domestic:      3000 minutes per user in uk, 1000 elsewhere, not pooled, warn at 80%, 100%
     pool international: 100 minutes per user, not pooled
 }
 
@@ -54,4 +53,5 @@ role account_holder "Account holder"
 role bill_payer "Bill payer"
 
 notify recharge_succeeded, recharge_failed, balance_zero to account_holder, bill_payer
+
 notify pool_threshold to account_holder
