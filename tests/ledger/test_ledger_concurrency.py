@@ -4,6 +4,7 @@ SIGKILL again and again. Both backends."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import random
 from collections import defaultdict
 from decimal import Decimal
@@ -15,7 +16,8 @@ import policy
 from policy.ledger import Ledger
 
 WORKERS = 8
-PER_WORKER = 120
+# CI sets thousands (the issue's figure); a developer's run keeps the default quick.
+PER_WORKER = int(os.environ.get("CCPOLICY_LEDGER_CALLS_PER_WORKER", "120"))
 SHARED = 30  # call ids every worker submits (concurrent retries of the same call)
 
 
