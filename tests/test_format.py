@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import policy.parser
 from policy import ast
 from policy.commands import COMMANDS
 from policy.commands import fmt as fmt_command
@@ -422,7 +423,7 @@ def test_modes_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
 
 # ---- properties over generated policies --------------------------------------------------------
 
-GRAMMAR = (Path(__file__).resolve().parent.parent / "policy" / "grammar.lark").read_text()
+GRAMMAR = Path(policy.parser.__file__).with_name("grammar.lark").read_text(encoding="utf-8")
 KEYWORDS = frozenset(re.findall(r'"([a-z][a-z\'-]*)"', GRAMMAR))
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True).filter(lambda n: n not in KEYWORDS)
