@@ -25,7 +25,16 @@ class SourceFile:
 
 
 def display_name(path: Path) -> str:
-    """A short, stable name for messages: relative to the working directory when inside it."""
+    """A short, stable name for messages: the bundled rules as ``rules/<file>`` wherever the
+    package is installed; other files relative to the working directory when inside it."""
+    from .resources import rules_dir
+
+    try:
+        inside = path.resolve().relative_to(rules_dir().resolve())
+    except (ValueError, OSError):
+        pass
+    else:
+        return str(Path("rules") / inside)
     try:
         rel = os.path.relpath(path)
     except ValueError:  # a different drive on Windows

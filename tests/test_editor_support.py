@@ -138,9 +138,17 @@ def test_keyword_patterns_do_not_match_inside_names(grammar: dict[str, Any]) -> 
         ("credits licence northwind_credits", "northwind_credits", "entity.name.type.licence.ccp"),
         ('role bill_payer "Bill payer"', "bill_payer", "entity.name.type.role.ccp"),
         ('denial no_plan "No plan."', "no_plan", "entity.name.constant.denial.ccp"),
-        ('plan northwind_essentials "Essentials" {', "northwind_essentials", "entity.name.type.plan.ccp"),
+        (
+            'plan northwind_essentials "Essentials" {',
+            "northwind_essentials",
+            "entity.name.type.plan.ccp",
+        ),
         ("    pool domestic: 500 minutes per user", "domestic", "entity.name.variable.pool.ccp"),
-        ('conferencing pool zone_a "Zone A": 60 minutes', "zone_a", "entity.name.variable.pool.ccp"),
+        (
+            'conferencing pool zone_a "Zone A": 60 minutes',
+            "zone_a",
+            "entity.name.variable.pool.ccp",
+        ),
         ('scenario roam_home "Sentence":', "roam_home", "entity.name.function.scenario.ccp"),
     ],
 )
@@ -395,9 +403,7 @@ def at_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     return ROOT
 
 
-def test_northwind_is_clean_under_check(
-    at_root: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_northwind_is_clean_under_check(at_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = [
         "examples/northwind",
         "examples/northwind/tenant.yaml",
