@@ -263,46 +263,11 @@ def uses_state(cond: ast.Condition) -> bool:
 
 
 def describe(cond: ast.Condition) -> str:
-    """The condition as policy text (for traces and explanations)."""
-    if isinstance(cond, ast.AllOf):
-        return " and ".join(_paren(c) for c in cond.items)
-    if isinstance(cond, ast.AnyOf):
-        return " or ".join(_paren(c) for c in cond.items)
-    if isinstance(cond, ast.Not):
-        return f"not {_paren(cond.item)}"
-    if isinstance(cond, ast.IsDirection):
-        return cond.direction
-    if isinstance(cond, ast.FromContext):
-        return f"from {cond.context.value}"
-    if isinstance(cond, ast.ToIs):
-        return f"to is {cond.number_class.value}"
-    if isinstance(cond, ast.DestinationIs):
-        return f"destination is {cond.what.value}"
-    if isinstance(cond, ast.DestinationIn | ast.CallerIn):
-        who = "destination" if isinstance(cond, ast.DestinationIn) else "caller"
-        region = cond.region
-        where = region.name.value if region.name else " ".join(c.value for c in region.countries)
-        return f"{who} in {where}"
-    if isinstance(cond, ast.CallerSharesCode):
-        return "caller shares calling code"
-    if isinstance(cond, ast.HasLicence):
-        return f"{cond.subject} has {cond.licence.value}"
-    if isinstance(cond, ast.HasCallingPlan):
-        return f"{cond.subject} has calling plan"
-    if isinstance(cond, ast.PlanIs):
-        return f"{cond.subject}'s plan is {cond.plan.value}"
-    if isinstance(cond, ast.CreditsSetUp):
-        return "credits are set up"
-    if isinstance(cond, ast.BalancePositive):
-        return "balance is positive"
-    if isinstance(cond, ast.PoolHasMinutes):
-        return f"pool {cond.pool.value} has minutes left"
-    raise TypeError(type(cond).__name__)  # pragma: no cover
+    """The condition as policy text (for traces and explanations), as ``ccpolicy fmt``
+    prints it."""
+    from .format import condition_text
 
-
-def _paren(cond: ast.Condition) -> str:
-    text = describe(cond)
-    return f"({text})" if isinstance(cond, ast.AllOf | ast.AnyOf) else text
+    return condition_text(cond)
 
 
 # ---- the policy ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from . import ast
 from .parser import Comment, Layout, parse_with_comments
 
-__all__ = ["INDENT", "WIDTH", "format_module", "format_text", "quote"]
+__all__ = ["INDENT", "WIDTH", "condition_text", "format_module", "format_text", "quote"]
 
 WIDTH = 100
 INDENT = 4

@@ -8,8 +8,8 @@
 
 # Audio Conferencing dial-out Zone A: 44 countries and regions.
 zone zone_a "Audio Conferencing Zone A" =
-    AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL
-    NZ NO PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US
+    AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL NZ NO PL PT PR RO RU
+    SG SK SI ZA KR ES SE CH TW TH GB US
 
 # US, Puerto Rico and Canada are domestic to one another. Users in Puerto Rico share
 # the US pools; Canada has pools of its own.
@@ -94,9 +94,8 @@ role teams_communications_support_specialist "Teams Communications Support Speci
 # E-mail about the credits balance goes to every holder of these roles.
 
 notify recharge_succeeded, recharge_failed, balance_zero, pool_threshold
-    to billing_admin, company_admin, global_admin, user_account_admin, user_admin,
-       helpdesk_admin, service_support_admin, device_admin, cloud_device_admin,
-       azure_ad_joined_device_local_admin, application_admin, license_admin,
-       authentication_admin, privileged_authentication_admin, lync_service_admin,
-       skype_for_business_admin, teams_admin, teams_communications_admin,
+    to billing_admin, company_admin, global_admin, user_account_admin, user_admin, helpdesk_admin,
+       service_support_admin, device_admin, cloud_device_admin, azure_ad_joined_device_local_admin,
+       application_admin, license_admin, authentication_admin, privileged_authentication_admin,
+       lync_service_admin, skype_for_business_admin, teams_admin, teams_communications_admin,
        teams_communications_support_engineer, teams_communications_support_specialist

@@ -106,7 +106,7 @@ def test_failed_rules_show_the_first_failing_part_and_the_fact_behind_it(
         "GB is international for a US user" in out
     )
     assert (
-        "no_calling_plan: not user has calling plan — no: alice@contoso.com's calling plan "
+        "no_calling_plan: user has no calling plan — no: alice@contoso.com's calling plan "
         "is domestic_calling_plan" in out
     )
     # rules are listed in order, up to the deciding one and no further

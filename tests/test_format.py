@@ -290,14 +290,19 @@ def test_bundled_scenarios_are_a_fixed_point() -> None:
     assert fmt(text) == text
 
 
-def test_bundled_catalog_differs_only_in_its_two_hand_wrapped_lists() -> None:
-    text = (RULES / "catalog.ccp").read_text(encoding="utf-8")
-    expected = text.replace(CATALOG_ZONE_A, CANONICAL_ZONE_A).replace(
-        CATALOG_ROLES, CANONICAL_ROLES
-    )
-    assert fmt(text) == expected
-    assert fmt(expected) == expected
-    assert tree(expected) == tree(text)
+def test_bundled_rules_are_canonical() -> None:
+    for path in sorted(RULES.glob("*.ccp")):
+        text = path.read_text(encoding="utf-8")
+        assert fmt(text) == text, path.name
+
+
+def test_the_documented_layout_is_canonical() -> None:
+    doc = Path(__file__).resolve().parent.parent / "docs" / "formatting.md"
+    if not doc.is_file():
+        pytest.skip("docs/ is not part of this installation")
+    example = re.findall(r"```\n(# A statement.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    assert len(example) == 1
+    assert fmt(example[0]) == example[0]
 
 
 # ---- the command ----------------------------------------------------------------------------
@@ -330,6 +335,13 @@ def test_default_prints_the_formatted_file(files: Path, capsys: pytest.CaptureFi
     assert run_fmt("a.ccp") == 0
     assert capsys.readouterr().out == CLEAN
     assert (files / "a.ccp").read_text(encoding="utf-8") == MESSY
+
+
+def test_default_prints_several_files_with_headers(
+    files: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_fmt() == 0  # default: the *.ccp files of the current directory, by name
+    assert capsys.readouterr().out == f"# ==> a.ccp <==\n{CLEAN}# ==> b.ccp <==\n{CLEAN}"
 
 
 def test_default_reads_stdin_for_dash(
@@ -386,8 +398,8 @@ def test_write_is_atomic(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        run_fmt("--write", "a.ccp")
+    assert run_fmt("--write", "a.ccp") == 1
+    assert capsys.readouterr().err == "a.ccp: error: cannot write: disk full\n"
     assert (files / "a.ccp").read_text(encoding="utf-8") == MESSY
     assert sorted(p.name for p in files.iterdir()) == ["a.ccp", "b.ccp", "notes.txt"]
 
@@ -644,10 +656,10 @@ def _sloppy_statement(stmt: ast.Statement, draw: Any) -> list[str]:
             tokens = ["plan", stmt.name.value, *title(stmt.title), "{"]
             for pool in stmt.pools:
                 parts = [_sloppy_allowance(a, draw) for a in pool.allowances]
+                if pool.warn:  # options may come in any order after the first allowance
+                    parts.append(["warn", "at", *listed(tuple(_pct(p) for p in pool.warn))])
                 if pool.per_user:
                     parts.insert(draw(st.integers(1, len(parts))), ["not", "pooled"])
-                if pool.warn:
-                    parts.append(["warn", "at", *listed(tuple(_pct(p) for p in pool.warn))])
                 tokens += ["pool", pool.name.value, ":"]
                 for index, part in enumerate(parts):
                     tokens += ([","] if index else []) + part
@@ -655,11 +667,10 @@ def _sloppy_statement(stmt: ast.Statement, draw: Any) -> list[str]:
         case ast.SharedPool():
             tokens = ["conferencing", "pool", stmt.name.value, *title(stmt.title), ":"]
             tokens += [str(stmt.minutes), "minutes", "per", stmt.licence.value, licence]
+            options = [["warn", "at", *listed(tuple(_pct(p) for p in stmt.warn))]] * bool(stmt.warn)
             if draw(st.booleans()):
-                tokens += [",", "tenant-wide"]
-            if stmt.warn:
-                tokens += [",", "warn", "at", *listed(tuple(_pct(p) for p in stmt.warn))]
-            return tokens
+                options.insert(draw(st.integers(0, len(options))), ["tenant-wide"])
+            return tokens + [token for option in options for token in [",", *option]]
         case ast.Scenario():
             tokens = ["scenario", stmt.name.value, _quote(stmt.sentence), ":", "when"]
             tokens += _sloppy_condition(stmt.condition, draw)

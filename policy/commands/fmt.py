@@ -86,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.write:
         for path, name, _, after in changed:
             assert path is not None
-            _write_atomically(path, after)
+            try:
+                _write_atomically(path, after)
+            except OSError as exc:
+                sys.stderr.write(f"{name}: error: cannot write: {exc.strerror or exc}\n")
+                return EXIT_BAD_INPUT
             out.write(f"reformatted {name}\n")
         out.write(_summary(len(changed), len(results), "reformatted"))
         return EXIT_OK
