@@ -29,8 +29,12 @@ BASE_TENANT: dict[str, Any] = {
         {
             "upn": "alice@contoso.com",
             "usage_location": "US",
-            "licenses": ["teams_phone", "domestic_calling_plan", "audio_conferencing",
-                         "communications_credits"],
+            "licenses": [
+                "teams_phone",
+                "domestic_calling_plan",
+                "audio_conferencing",
+                "communications_credits",
+            ],
         }
     ],
 }
