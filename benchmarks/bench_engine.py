@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/bench_engine.py [--calls N]
 
-Prints figures; asserts nothing (targets live in the README and the closing notes).
+Prints figures; asserts nothing (targets live in the issue and BENCHMARKS.md).
+``benchmarks/run.py`` calls :func:`measure_evaluate` and :func:`cold_load_ms`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 
 import policy
 from policy.call import Call
-from policy.numbers import classify
+import policy.numbers
 
 DESTINATIONS = [
     "+12125551234",
@@ -130,6 +131,14 @@ def calls(n: int, rng: random.Random, distinct: int) -> list[Call]:
     return out
 
 
+def clear_number_caches() -> None:
+    """Empty every memo in policy.numbers (``_classify_e164``, ``_classify_short``, …)."""
+    for name in dir(policy.numbers):
+        clear = getattr(getattr(policy.numbers, name), "cache_clear", None)
+        if callable(clear):
+            clear()
+
+
 def timings(engine: policy.Engine, t: policy.Tenant, batch: list[Call]) -> list[float]:
     out = []
     clock = time.perf_counter_ns
@@ -156,11 +165,30 @@ def cold_load_ms(runs: int = 7) -> float:
     return statistics.median(samples)
 
 
+def measure_evaluate(n: int = 20000, seed: int = 7) -> dict[str, list[float]]:
+    """Per-call evaluate times (µs) on the bundled rules: cold number caches and a fresh
+    engine (no memoised routes), then the same calls again warm; and authorizations."""
+    engine = policy.load()
+    t = tenant()
+    engine.bind(t)
+    batch = calls(n, random.Random(seed), distinct=5000)
+    fresh = policy.Engine(engine.policy, engine.ratecard)
+    fresh.bind(t)
+    clear_number_caches()
+    cold = timings(fresh, t, batch)
+    warm = timings(fresh, t, batch)
+    auth = [
+        Call(c.id, c.direction, c.to, c.start, c.context, c.user, c.from_, None)
+        for c in batch[:2000]
+    ]
+    timings(fresh, t, auth)
+    return {"cold": cold, "warm": warm, "authorize": timings(fresh, t, auth)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=20000)
     args = parser.parse_args()
-    rng = random.Random(7)
     print(
         f"machine: {platform.machine()} {platform.processor() or ''} · "
         f"Python {platform.python_version()}"
@@ -169,32 +197,20 @@ def main() -> None:
     t0 = time.perf_counter()
     engine = policy.load()
     print(f"bundled rules load, warm process: {(time.perf_counter() - t0) * 1000:.1f} ms")
+    times = measure_evaluate(args.calls)
+    for label, key in (("cold caches", "cold"), ("warm caches", "warm")):
+        values = times[key]
+        print(
+            f"evaluate, {label} ({len(values)} calls): median {statistics.median(values):.1f} µs"
+            f" · p99 {pct(values, 0.99):.1f} µs"
+        )
     t = tenant()
-    engine.bind(t)
-    batch = calls(args.calls, rng, distinct=5000)
-    fresh = policy.Engine(engine.policy, engine.ratecard)
-    fresh.bind(t)
-    classify.cache_clear()
-    cold_times = timings(fresh, t, batch)
-    warm_times = timings(fresh, t, batch)
-    print(
-        f"evaluate, cold caches ({len(batch)} calls): median {statistics.median(cold_times):.1f} µs"
-        f" · p99 {pct(cold_times, 0.99):.1f} µs"
-    )
-    print(
-        f"evaluate, warm caches ({len(batch)} calls): median {statistics.median(warm_times):.1f} µs"
-        f" · p99 {pct(warm_times, 0.99):.1f} µs"
-    )
+    batch = calls(args.calls, random.Random(7), distinct=5000)
     t0 = time.perf_counter()
-    decisions = list(fresh.run(batch, t))
+    decisions = list(engine.run(batch, t))
     elapsed = time.perf_counter() - t0
     print(f"run (stateful, in order): {len(decisions) / elapsed:,.0f} calls/s")
-    auth = [
-        Call(c.id, c.direction, c.to, c.start, c.context, c.user, c.from_, None)
-        for c in batch[:2000]
-    ]
-    timings(fresh, t, auth)
-    auth_times = timings(fresh, t, auth)
+    auth_times = times["authorize"]
     print(
         f"authorize (max_duration), warm: median {statistics.median(auth_times):.1f} µs"
         f" · p99 {pct(auth_times, 0.99):.1f} µs"

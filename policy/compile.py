@@ -21,6 +21,7 @@ __all__ = [
     "CompiledScenario",
     "Facts",
     "GuardRule",
+    "Part",
     "PlanPoolSpec",
     "SharedPoolSpec",
     "Test",
@@ -92,6 +93,18 @@ class GuardRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Part:
+    """One top-level "and" part of a scenario's condition: its node and compiled test."""
+
+    node: ast.Condition
+    test: Test
+
+    @property
+    def label(self) -> str:
+        return describe(self.node)  # printed on demand: loading a policy never formats
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledScenario:
     index: int
     name: str
@@ -101,13 +114,13 @@ class CompiledScenario:
     guards: tuple[GuardRule, ...]
     outcome: ast.Outcome
     node: ast.Scenario
-    parts: tuple[tuple[str, Test], ...] = ()  # the top-level "and" parts, for explanations
+    parts: tuple[Part, ...] = ()  # the top-level "and" parts, for explanations
 
     def first_failure(self, facts: Facts) -> str | None:
         """The first part of the condition that does not hold (for traces), if any."""
-        for label, test in self.parts:
-            if not test(facts):
-                return f"failed: {label}"
+        for part in self.parts:
+            if not part.test(facts):
+                return f"failed: {part.label}"
         return None
 
 
@@ -241,17 +254,17 @@ def _number_class_test(name: str) -> Test:
     return lambda f: f.number.number_type in types
 
 
-def _whole(cond: ast.Condition, parts: tuple[tuple[str, Test], ...]) -> Test:
+def _whole(cond: ast.Condition, parts: tuple[Part, ...]) -> Test:
     """The condition's test, built from its already compiled top-level parts."""
     if not isinstance(cond, ast.AllOf):
-        return parts[0][1]
-    tests = tuple(test for _, test in parts)
+        return parts[0].test
+    tests = tuple(part.test for part in parts)
     return lambda f: all(t(f) for t in tests)
 
 
-def _parts(cond: ast.Condition, catalog: Catalog) -> tuple[tuple[str, Test], ...]:
+def _parts(cond: ast.Condition, catalog: Catalog) -> tuple[Part, ...]:
     items = cond.items if isinstance(cond, ast.AllOf) else (cond,)
-    return tuple((describe(item), _compile_condition(item, catalog)) for item in items)
+    return tuple(Part(item, _compile_condition(item, catalog)) for item in items)
 
 
 def uses_state(cond: ast.Condition) -> bool:

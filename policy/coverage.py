@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast
-from .compile import CompiledPolicy, Facts
+from .compile import CompiledPolicy, Facts, Part
 from .decision import Decision
 from .evaluate import ENGINE
 
@@ -85,8 +85,8 @@ class PolicyCoverage:
         if decision.scenario == ENGINE:  # refused before any rule (unknown_user)
             return
         for scenario in self.policy.scenarios:
-            for i, (_label, test) in enumerate(scenario.parts):
-                self.parts.add((scenario.index, i, test(facts)))
+            for i, part in enumerate(scenario.parts):
+                self.parts.add((scenario.index, i, part.test(facts)))
             if not scenario.test(facts):
                 continue
             if decision.scenario == scenario.name:
@@ -212,15 +212,8 @@ def below_threshold(report: dict[str, Any], threshold: float) -> bool:
 # ---------------------------------------------------------------------------- the items
 
 
-def _part_spans(
-    node: ast.Scenario, parts: tuple[tuple[str, Any], ...]
-) -> list[tuple[str, ast.Span]]:
-    cond = node.condition
-    conds = cond.items if isinstance(cond, ast.AllOf) else (cond,)
-    spans = [getattr(c, "span", node.span) for c in conds]
-    return [
-        (label, spans[i] if i < len(spans) else node.span) for i, (label, _) in enumerate(parts)
-    ]
+def _part_spans(node: ast.Scenario, parts: tuple[Part, ...]) -> list[tuple[str, ast.Span]]:
+    return [(part.label, getattr(part.node, "span", node.span)) for part in parts]
 
 
 def _pool_items(policy: CompiledPolicy) -> list[tuple[str, ast.Span]]:
@@ -276,7 +269,7 @@ def _infeasible(
             todo = by_scenario.get(scenario.index)
             if todo:
                 for part, value in list(todo):
-                    if scenario.parts[part][1](facts) == value:
+                    if scenario.parts[part].test(facts) == value:
                         todo.remove((part, value))
                         open_.discard((scenario.index, part, value))
                 if not open_:

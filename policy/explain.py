@@ -24,7 +24,7 @@ from . import ast
 from .analysis import outcome_text
 from .binding import Binding, BoundUser, PoolRef, State
 from .call import Call
-from .compile import CompiledScenario, Facts, describe
+from .compile import Facts, describe
 from .decision import Decision
 from .evaluate import ENGINE, Engine, Route
 from .numbers import NON_GEOGRAPHIC, classify
@@ -192,11 +192,6 @@ def _leaves(cond: ast.Condition) -> Iterator[ast.Condition]:
 # ---- rules considered --------------------------------------------------------------------
 
 
-def _parts(scenario: CompiledScenario) -> tuple[ast.Condition, ...]:
-    cond = scenario.node.condition
-    return cond.items if isinstance(cond, ast.AllOf) else (cond,)
-
-
 def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Scenarios in order up to the deciding one, and the clause that decided."""
     steps: list[dict[str, Any]] = []
@@ -209,9 +204,11 @@ def _rules(ctx: _Context) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         }
         steps.append(step)
         checks = []
-        for node, (label, test) in zip(_parts(scenario), scenario.parts, strict=True):
-            holds = test(ctx.facts)
-            checks.append({"condition": label, "holds": holds, "actual": ctx.actual(node)})
+        for part in scenario.parts:
+            holds = part.test(ctx.facts)
+            checks.append(
+                {"condition": part.label, "holds": holds, "actual": ctx.actual(part.node)}
+            )
             if not holds:
                 step["failed"] = checks[-1]
                 break

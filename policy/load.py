@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from . import astcache
 from .check import check_modules
 from .compile import CompiledPolicy, compile_policy
 from .errors import CheckError, Finding, PolicyError, PolicySyntaxError
 from .evaluate import Engine
-from .parser import parse
 from .ratecard import RateCard
 from .resources import rules_dir
 from .source import read_policy_sources
@@ -31,10 +31,17 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
     modules = []
     findings: list[Finding] = []
     for source in sources:
-        try:
-            modules.append(parse(source.text, source.name))
-        except PolicySyntaxError as exc:
-            findings.append(exc.finding)
+        module = astcache.lookup(source.name, source.text)
+        if module is None:
+            from .parser import parse  # Lark is imported only when a file must be parsed
+
+            try:
+                module = parse(source.text, source.name)
+            except PolicySyntaxError as exc:
+                findings.append(exc.finding)
+                continue
+            astcache.remember(module, source.text)
+        modules.append(module)
     if findings:
         return None, findings
     catalog, found = check_modules(modules)
