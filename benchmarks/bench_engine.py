@@ -18,8 +18,8 @@ import time
 from datetime import datetime, timedelta, timezone
 
 import policy
-from policy.call import Call
 import policy.numbers
+from policy.call import Call
 
 DESTINATIONS = [
     "+12125551234",

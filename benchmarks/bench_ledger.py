@@ -7,6 +7,7 @@ Each writer charges N distinct calls (credits calls, some triggering auto-rechar
 one tenant; the figure is all charges ÷ the wall time from the first to the last charge
 (process start-up excluded). PostgreSQL is used when ``--postgres`` / $CCPOLICY_TEST_POSTGRES
 answers (a scratch schema, dropped afterwards). Prints figures; asserts nothing.
+``benchmarks/run.py`` calls :func:`measure_ledger`.
 """
 
 from __future__ import annotations
@@ -103,36 +104,51 @@ def postgres(url: str) -> tuple[str, str] | None:
     return f"{url}{sep}options={quote(f'-csearch_path={schema}')}", schema
 
 
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def measure_ledger(n: int, postgres_url: str | None) -> dict[str, float | str]:
+    """Charges/s for 1 and 8 writers on SQLite, and on PostgreSQL when ``postgres_url``
+    answers (keys ``sqlite_1``, ``sqlite_8``, ``postgresql_1``, ``postgresql_8``;
+    ``postgresql_skipped`` says why it was not measured)."""
+    out: dict[str, float | str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for writers in (1, 8):
+            out[f"sqlite_{writers}"] = measure(f"sqlite:///{tmp}/bench{writers}.db", writers, n)
+    if not postgres_url:
+        out["postgresql_skipped"] = "no URL"
+        return out
+    for writers in (1, 8):
+        found = postgres(postgres_url)
+        if found is None:
+            out["postgresql_skipped"] = f"{postgres_url} did not answer"
+            break
+        url, schema = found
+        try:
+            out[f"postgresql_{writers}"] = measure(url, writers, n)
+        finally:
+            import psycopg
+
+            with psycopg.connect(postgres_url, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300, help="calls per writer")
     parser.add_argument(
-        "--postgres",
-        default=os.environ.get(
-            "CCPOLICY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-        ),
+        "--postgres", default=os.environ.get("CCPOLICY_TEST_POSTGRES", DEFAULT_POSTGRES)
     )
     args = parser.parse_args()
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     print(f"{args.calls} charges per writer")
-    with tempfile.TemporaryDirectory() as tmp:
+    figures = measure_ledger(args.calls, args.postgres)
+    for backend in ("sqlite", "postgresql"):
         for writers in (1, 8):
-            url = f"sqlite:///{tmp}/bench{writers}.db"
-            rate = measure(url, writers, args.calls)
-            print(f"sqlite      {writers} writer(s): {rate:8.0f} charges/s")
-    for writers in (1, 8):
-        found = postgres(args.postgres)
-        if found is None:
-            break
-        url, schema = found
-        try:
-            rate = measure(url, writers, args.calls)
-            print(f"postgresql  {writers} writer(s): {rate:8.0f} charges/s")
-        finally:
-            import psycopg
-
-            with psycopg.connect(args.postgres, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            value = figures.get(f"{backend}_{writers}")
+            if isinstance(value, float):
+                print(f"{backend:<11} {writers} writer(s): {value:8.0f} charges/s")
     return 0
 
 

@@ -7,7 +7,7 @@ digits; users on every plan; meetings, voice apps, inbound toll-free), rates the
 the bundled rules into a usage-report CSV, and prints calls/s, the ratio to the *floor*
 (reading and writing the same rows with the csv module alone) and peak memory (the
 process's max RSS, and tracemalloc's peak in a separate smaller pass). Prints figures;
-asserts nothing.
+asserts nothing. ``benchmarks/run.py`` calls :func:`measure_batch`.
 """
 
 from __future__ import annotations
@@ -117,49 +117,70 @@ def floor(src: Path, dst: Path) -> float:
     return time.perf_counter() - t0
 
 
+def measure_batch(n: int, folder: Path | None = None, *, sample: int = 0) -> dict[str, float]:
+    """Generate ``n`` calls, rate them, time the csv floor; peak RSS of this process.
+
+    ``sample`` > 0 also rates the first ``sample`` calls again under tracemalloc."""
+    keep = folder is not None
+    folder = folder or Path(tempfile.mkdtemp(prefix="bench_rate."))
+    folder.mkdir(parents=True, exist_ok=True)
+    calls, out, copy = folder / "calls.csv", folder / "usage.csv", folder / "floor.csv"
+    t0 = time.perf_counter()
+    distinct = generate(calls, n)
+    result: dict[str, float] = {
+        "calls": n,
+        "distinct": distinct,
+        "size_mb": calls.stat().st_size / 1e6,
+        "generate_s": time.perf_counter() - t0,
+    }
+    engine = policy.load()
+    t = tenant()
+    engine.bind(t)
+    result["rss_before_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0 = time.perf_counter()
+    summary = rate(engine, t, calls, out)
+    result["rate_s"] = time.perf_counter() - t0
+    result["rss_peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["floor_s"] = min(floor(calls, copy) for _ in range(2))
+    result["summary"] = summary.line()  # type: ignore[assignment]
+    if sample:
+        sample = min(n, sample)
+        small = folder / "sample.csv"
+        with calls.open(encoding="utf-8") as fin, small.open("w", encoding="utf-8") as fout:
+            for i, line in enumerate(fin):
+                if i > sample:
+                    break
+                fout.write(line)
+        tracemalloc.start()
+        rate(policy.Engine(engine.policy, engine.ratecard), t, small, folder / "sample_out.csv")
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result["sample"] = sample
+        result["tracemalloc_mb"] = peak / 1e6
+    if not keep:
+        for p in folder.iterdir():
+            p.unlink()
+        os.rmdir(folder)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1_000_000)
     parser.add_argument("--keep", metavar="DIR", help="keep the generated files here")
     args = parser.parse_args()
-    folder = Path(args.keep or tempfile.mkdtemp(prefix="bench_rate."))
-    folder.mkdir(parents=True, exist_ok=True)
-    calls, out, copy = folder / "calls.csv", folder / "usage.csv", folder / "floor.csv"
-    t0 = time.perf_counter()
-    distinct = generate(calls, args.calls)
-    size = calls.stat().st_size / 1e6
-    print(f"generated {args.calls:,} calls ({distinct:,} distinct destinations, {size:,.0f} MB)"
-          f" in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-    engine = policy.load()
-    t = tenant()
-    engine.bind(t)
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    t0 = time.perf_counter()
-    summary = rate(engine, t, calls, out)
-    elapsed = time.perf_counter() - t0
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    floor_s = min(floor(calls, copy) for _ in range(2))
-    print(summary.line())
-    print(f"rate: {elapsed:.1f} s · {args.calls / elapsed:,.0f} calls/s")
-    print(f"floor (csv read + write only): {floor_s:.1f} s · {args.calls / floor_s:,.0f} rows/s")
-    print(f"ratio to the floor: {elapsed / floor_s:.1f}× (target ≤ 3×)")
-    print(f"peak RSS: {peak_rss:,.0f} MB (before rating {base_rss:,.0f} MB; target ≤ 150 MB)")
-    sample = min(args.calls, 100_000)
-    small = folder / "sample.csv"
-    with calls.open(encoding="utf-8") as fin, small.open("w", encoding="utf-8") as fout:
-        for i, line in enumerate(fin):
-            if i > sample:
-                break
-            fout.write(line)
-    tracemalloc.start()
-    rate(policy.Engine(engine.policy, engine.ratecard), t, small, folder / "sample_out.csv")
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"tracemalloc peak, {sample:,} calls: {peak / 1e6:,.1f} MB (Python allocations)")
-    if not args.keep:
-        for p in folder.iterdir():
-            p.unlink()
-        os.rmdir(folder)
+    n = args.calls
+    r = measure_batch(n, Path(args.keep) if args.keep else None, sample=100_000)
+    print(f"generated {n:,} calls ({r['distinct']:,} distinct destinations, {r['size_mb']:,.0f} MB)"
+          f" in {r['generate_s']:.1f} s")  # fmt: skip
+    print(r["summary"])
+    print(f"rate: {r['rate_s']:.1f} s · {n / r['rate_s']:,.0f} calls/s")
+    print(f"floor (csv read + write only): {r['floor_s']:.1f} s · {n / r['floor_s']:,.0f} rows/s")
+    print(f"ratio to the floor: {r['rate_s'] / r['floor_s']:.1f}× (target ≤ 3×)")
+    print(f"peak RSS: {r['rss_peak_mb']:,.0f} MB (before rating {r['rss_before_mb']:,.0f} MB;"
+          " target ≤ 150 MB)")  # fmt: skip
+    print(f"tracemalloc peak, {r['sample']:,} calls: {r['tracemalloc_mb']:,.1f} MB"
+          " (Python allocations)")  # fmt: skip
     print(f"python {sys.version.split()[0]}")
 
 

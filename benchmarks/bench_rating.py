@@ -1,6 +1,7 @@
 """Benchmark rate-card lookups: a generated card of 60,000 prefixes, µs per call.
 
 Run: ``python benchmarks/bench_rating.py`` (prints medians; asserts nothing).
+``benchmarks/run.py`` calls :func:`measure_ratecard`.
 
 "cache hit" is a number priced before (the per-number route cache); "unseen" numbers pay
 the longest-prefix dict probes (routes per prefix already built); "cold" also builds the
@@ -60,7 +61,8 @@ def median_us(fn: Callable[[], object], calls: int, repeats: int = 9) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
+def measure_ratecard(count: int = 20_000) -> dict[str, float]:
+    """Build the 60k-prefix card and time lookups; µs per call (medians of 9 passes)."""
     rng = random.Random(20261125)
     rows, prefixes = build_rows(rng)
     t0 = time.perf_counter()
@@ -68,38 +70,44 @@ def main() -> None:
     build_s = time.perf_counter() - t0
     numbers = [p + "".join(rng.choice("0123456789") for _ in range(12 - len(p))) for p in prefixes]
     rng.shuffle(numbers)
+    unseen = numbers[:count]
     hot = numbers[:1000]
     price = card.price
+
+    def clear_route_cache() -> None:
+        cache = getattr(card, "_cache", None)
+        if cache is not None:
+            cache.clear()
 
     def repeated() -> None:
         for digits in hot:
             price(digits, "mobile", None, START, 125)
 
     def distinct() -> None:
-        card._cache.clear()  # every number unseen: prefix probes + per-prefix route cache
-        for digits in numbers[:20_000]:
+        clear_route_cache()  # every number unseen: prefix probes + per-prefix route cache
+        for digits in unseen:
             price(digits, "mobile", None, START, 125)
 
     def lookup() -> None:
-        card._cache.clear()  # the longest-prefix lookup alone, for unseen numbers
-        for digits in numbers[:20_000]:
+        clear_route_cache()  # the longest-prefix lookup alone, for unseen numbers
+        for digits in unseen:
             card.tariff_at(digits, "mobile", None, START)
 
     plain = {p: p for p in prefixes}
     lengths = sorted({len(p) for p in prefixes}, reverse=True)
 
     def baseline() -> None:  # PERFORMANCE.md's "longest-prefix match by dict probes" row
-        for digits in numbers[:20_000]:
+        for digits in unseen:
             for n in lengths:
                 if digits[:n] in plain:
                     break
 
     def cold() -> None:
-        card._cache.clear()
-        for entry in card._by_prefix.values():  # nothing cached: probes and route building
+        clear_route_cache()
+        for entry in getattr(card, "_by_prefix", {}).values():  # no routes built either
             entry.routes.clear()
             entry.last_route = None
-        for digits in numbers[:20_000]:
+        for digits in unseen:
             price(digits, "mobile", None, START, 125)
 
     def windowed() -> None:
@@ -110,14 +118,30 @@ def main() -> None:
         for digits in hot:
             card.max_duration(digits, "mobile", None, START, Decimal("5.00"))
 
-    print(f"card: {len(rows)} rows, {len(prefixes)} prefixes, built in {build_s:.2f} s")
-    print(f"price, same 1,000 numbers again (cache hit)   : {median_us(repeated, 1000):6.2f} µs")
-    print(f"price, 20,000 unseen numbers (prefix lookup)  : {median_us(distinct, 20_000):6.2f} µs")
-    print(f"tariff lookup alone, 20,000 unseen numbers    : {median_us(lookup, 20_000):6.2f} µs")
-    print(f"baseline: bare dict probes, same numbers      : {median_us(baseline, 20_000):6.2f} µs")
-    print(f"price, 20,000 numbers, all caches cold        : {median_us(cold, 20_000):6.2f} µs")
-    print(f"price, call split by a peak/off-peak edge     : {median_us(windowed, 1000):6.2f} µs")
-    print(f"max_duration, $5.00 budget                    : {median_us(budget, 1000):6.2f} µs")
+    return {
+        "rows": len(rows),
+        "prefixes": len(prefixes),
+        "build_s": build_s,
+        "cache_hit": median_us(repeated, len(hot)),
+        "price_unseen": median_us(distinct, len(unseen)),
+        "lookup_unseen": median_us(lookup, len(unseen)),
+        "baseline": median_us(baseline, len(unseen)),
+        "price_cold": median_us(cold, len(unseen)),
+        "windowed": median_us(windowed, 1000),
+        "max_duration": median_us(budget, len(hot)),
+    }
+
+
+def main() -> None:
+    f = measure_ratecard()
+    print(f"card: {f['rows']} rows, {f['prefixes']} prefixes, built in {f['build_s']:.2f} s")
+    print(f"price, same 1,000 numbers again (cache hit)   : {f['cache_hit']:6.2f} µs")
+    print(f"price, 20,000 unseen numbers (prefix lookup)  : {f['price_unseen']:6.2f} µs")
+    print(f"tariff lookup alone, 20,000 unseen numbers    : {f['lookup_unseen']:6.2f} µs")
+    print(f"baseline: bare dict probes, same numbers      : {f['baseline']:6.2f} µs")
+    print(f"price, 20,000 numbers, all caches cold        : {f['price_cold']:6.2f} µs")
+    print(f"price, call split by a peak/off-peak edge     : {f['windowed']:6.2f} µs")
+    print(f"max_duration, $5.00 budget                    : {f['max_duration']:6.2f} µs")
 
 
 if __name__ == "__main__":

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .documents import Document
 from .errors import Location, SchemaError
 from .validation import validate
+
+if TYPE_CHECKING:
+    from .documents import Document
 
 __all__ = ["Call", "calls_from_document"]
 

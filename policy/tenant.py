@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .documents import load_document
 from .errors import Location, SchemaError
 from .validation import validate
 
@@ -107,6 +106,8 @@ class Tenant:
     # -- construction
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Tenant:
+        from .documents import load_document  # YAML is imported when a file is read
+
         document = load_document(path, schema="tenant")
         return cls._build(document.data, document.filename, document.line_of)
 
