@@ -11,8 +11,9 @@ Is this call permitted, what does it cost, who pays, and who must be told?
 
 from __future__ import annotations
 
-from .call import Call
-from .decision import Decision, Event, Notice, TraceEntry
+import importlib
+from typing import TYPE_CHECKING
+
 from .errors import (
     CheckError,
     EvaluationError,
@@ -23,10 +24,31 @@ from .errors import (
     SchemaError,
     UsageError,
 )
-from .evaluate import Engine
-from .load import load, load_policy
-from .ratecard import RateCard
-from .tenant import Tenant
+
+if TYPE_CHECKING:
+    from .call import Call
+    from .decision import Decision, Event, Notice, TraceEntry
+    from .evaluate import Engine
+    from .ledger import Ledger
+    from .pipeline import load, load_policy
+    from .ratecard import RateCard
+    from .tenant import Tenant
+
+# The rest of the API is imported on first use, so that `ccpolicy --help` (and any
+# `import policy.x`) does not pay for the engine, phone numbers and rate cards.
+_LAZY = {
+    "Call": "call",
+    "Decision": "decision",
+    "Event": "decision",
+    "Notice": "decision",
+    "TraceEntry": "decision",
+    "Engine": "evaluate",
+    "Ledger": "ledger",  # needs SQLAlchemy: only when used
+    "load": "pipeline",
+    "load_policy": "pipeline",
+    "RateCard": "ratecard",
+    "Tenant": "tenant",
+}
 
 __all__ = [
     "Call",
@@ -54,9 +76,13 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """``policy.Ledger`` is imported on first use, so ``import policy`` needs no SQLAlchemy."""
-    if name == "Ledger":
-        from .ledger import Ledger
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'policy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return Ledger
-    raise AttributeError(f"module 'policy' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

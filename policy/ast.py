@@ -394,7 +394,8 @@ def _reduce(node: object) -> tuple[type, tuple[object, ...]]:
     # Frozen slotted dataclasses otherwise unpickle through dataclasses' generic
     # __setstate__ (a fields() call per node); rebuilding from the field values is ~5x
     # faster, which matters for the parse cache (policy.astcache).
-    return type(node), tuple(getattr(node, name) for name in getattr(type(node), "__slots__"))
+    slots = getattr(type(node), "__slots__")  # noqa: B009 - mypy: type[object] has none
+    return type(node), tuple(getattr(node, name) for name in slots)
 
 
 for _node_class in (

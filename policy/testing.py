@@ -26,7 +26,7 @@ from .decision import Decision, TraceEntry
 from .documents import Document, FieldPath, load_document, render_path
 from .errors import Finding, Location, PolicyError, SchemaError
 from .evaluate import Engine
-from .load import load
+from .pipeline import load
 from .ratecard import COLUMNS, RateCard
 from .resources import rules_dir
 from .source import display_name

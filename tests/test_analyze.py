@@ -10,7 +10,7 @@ import pytest
 
 from policy.analysis import analysis_findings, analyze, decision_table
 from policy.cli import main
-from policy.load import load_policy
+from policy.pipeline import load_policy
 
 HEAD = """\
 licence teams_phone "Teams Phone"

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from policy import astcache
-from policy.load import policy_findings
 from policy.parser import parse
+from policy.pipeline import policy_findings
 from policy.resources import rules_dir
 
 TEXT = (rules_dir() / "scenarios.ccp").read_text(encoding="utf-8")

@@ -10,8 +10,8 @@ import policy
 from policy.analysis import analysis_findings
 from policy.check import check_modules
 from policy.errors import CheckError, Finding, PolicySyntaxError
-from policy.load import load_policy, policy_findings
 from policy.parser import parse
+from policy.pipeline import load_policy, policy_findings
 from policy.resources import rules_dir
 
 # A small policy with no findings at all; each test adds (or changes) one thing.

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 import policy
 from policy import ast
 from policy.errors import PolicyError
-from policy.load import policy_findings
 from policy.parser import parse
+from policy.pipeline import policy_findings
 from policy.resources import rules_dir
 
 BUNDLED = "\n".join(p.read_text(encoding="utf-8") for p in sorted(rules_dir().glob("*.ccp")))

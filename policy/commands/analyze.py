@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..analysis import decision_table
-    from ..load import policy_findings
+    from ..pipeline import policy_findings
     from ..resources import rules_dir
 
     path = args.dir if args.dir is not None else rules_dir()

@@ -73,7 +73,7 @@ def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
 
 def _check(args: argparse.Namespace) -> int:
     from ..analysis import analysis_findings
-    from ..load import policy_findings
+    from ..pipeline import policy_findings
     from ..resources import rules_dir
 
     policies, data = _classify_paths(args.paths)

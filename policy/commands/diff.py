@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from ..call import calls_from_document
     from ..diff import diff_runs, render_text
     from ..documents import load_document
-    from ..load import load
+    from ..pipeline import load
     from ..tenant import Tenant
 
     old = load(args.old, rates=args.old_rates)

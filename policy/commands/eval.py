@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from ..call import calls_from_document
     from ..documents import load_document
-    from ..load import load
+    from ..pipeline import load
     from ..tenant import Tenant
 
     engine = load(args.rules, rates=args.rates)

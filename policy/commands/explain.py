@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from ..call import calls_from_document
     from ..documents import load_document
     from ..explain import explain_run, render_text
-    from ..load import load
+    from ..pipeline import load
     from ..tenant import Tenant
 
     engine = load(args.rules, rates=args.rates)

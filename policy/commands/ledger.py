@@ -89,7 +89,7 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..load import load
+    from ..pipeline import load
     from ..tenant import Tenant
 
     tenant = Tenant.from_file(args.tenant)

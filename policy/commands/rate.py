@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..batch import rate
-    from ..load import load
+    from ..pipeline import load
     from ..progress import Progress, wants_progress
     from ..tenant import Tenant
     from ..writers import FORMATS

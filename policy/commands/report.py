@@ -86,7 +86,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: int 
 
 
 def _pools(args: argparse.Namespace) -> int:
-    from ..load import load
+    from ..pipeline import load
     from ..rated import read_rated
     from ..reports import pools_report
     from ..tenant import Tenant
@@ -146,7 +146,7 @@ def _usage(args: argparse.Namespace) -> int:
 
 def _funding(args: argparse.Namespace) -> int:
     from ..funding import advise, parse_candidates, write_chart
-    from ..load import load
+    from ..pipeline import load
     from ..tenant import Tenant
 
     candidates = None

@@ -97,7 +97,7 @@ class Ledger:
     ) -> None:
         self.url = url
         if engine is None:
-            from ..load import load
+            from ..pipeline import load
 
             engine = load()
         self.engine = engine
