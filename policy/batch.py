@@ -257,17 +257,7 @@ def _bad_number(call: Call, exc: EvaluationError) -> BadRow:
     field_name = path.rsplit(".", 1)[-1]
     row = int(call.path[4:]) if call.path.startswith("row ") else 0
     line = call.where.line if call.where is not None else 0
-    record = {
-        "id": call.id,
-        "direction": call.direction,
-        "context": call.context,
-        "user": call.user,
-        "from": call.from_,
-        "to": call.to,
-        "start": call.start.isoformat(),
-        "duration": call.duration,
-    }
-    fields = {k: v for k, v in record.items() if v is not None}
+    fields = call.to_dict()
     return BadRow(row, line, field_name, exc.finding.message, json.dumps(fields))
 
 

@@ -40,6 +40,20 @@ class Call:
     def field_path(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name
 
+    def to_dict(self) -> dict[str, Any]:
+        """The call's SPEC fields (absent ones left out), as from_dict reads them."""
+        record = {
+            "id": self.id,
+            "direction": self.direction,
+            "context": self.context,
+            "user": self.user,
+            "from": self.from_,
+            "to": self.to,
+            "start": self.start.isoformat(),
+            "duration": self.duration,
+        }
+        return {k: v for k, v in record.items() if v is not None}
+
     @classmethod
     def from_dict(
         cls,

@@ -145,19 +145,7 @@ def _tenant_with(tenant: Tenant, candidate: Candidate) -> Tenant:
         recharge_amount=candidate.amount,
         payment="ok",
     )
-    return Tenant(
-        name=tenant.name,
-        country=tenant.country,
-        billing_country=tenant.billing_country,
-        currency=tenant.currency,
-        credits=credits,
-        admins=tenant.admins,
-        users=tenant.users,
-        service_numbers=tenant.service_numbers,
-        usage=tenant.usage,
-        source=tenant.source,
-        line_of=tenant.line_of,
-    )
+    return tenant.with_credits(credits)
 
 
 def replay(

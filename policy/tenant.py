@@ -183,6 +183,22 @@ class Tenant:
             line_of=line_of,
         )
 
+    def with_credits(self, credits: Credits | None) -> Tenant:
+        """The same organisation with other credits settings (a what-if; self is unchanged)."""
+        return Tenant(
+            name=self.name,
+            country=self.country,
+            billing_country=self.billing_country,
+            currency=self.currency,
+            credits=credits,
+            admins=self.admins,
+            users=self.users,
+            service_numbers=self.service_numbers,
+            usage=self.usage,
+            source=self.source,
+            line_of=self.line_of,
+        )
+
     def location(self, path: FieldPath) -> Location:
         return Location(self.source, self.line_of(path))
 

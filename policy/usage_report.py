@@ -120,8 +120,44 @@ class _UserInfo:
         self.plan = plan
 
 
+#: A call's ``user`` text → (user, region, User Location, AAD ObjectId, display name).
+_UserRow = tuple[_UserInfo | None, str, str | None, str | None, str | None]
+#: (to, region, from, direction) → (number, origin, Number Type, Domestic/International,
+#: Destination Dialed).
+_NumberRow = tuple[NumberInfo | None, NumberInfo | None, str | None, str | None, str | None]
+
+_UTC = timezone.utc
+_CACHE_LIMIT = 16_384  # entries per row-fragment cache before it is cleared (bounded)
+#: context → (outbound, inbound) Call Type; anything else is a voice app (ucap_*).
+_CALL_TYPES = {"user": ("user_out", "user_in"), "meeting": ("conf_out", "conf_in")}
+_VOICE_APP_TYPES = ("ucap_out", "ucap_in")
+#: "HH:MM:" for every minute of a day, "SSZ" for every second of a minute.
+_HOUR_MINUTE = tuple(f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440))
+_SECOND_Z = tuple(f"{s:02d}Z" for s in range(60))
+#: The leading :class:`Decision` fields :meth:`RowBuilder.csv_row` unpacks by position.
+_DECISION_HEAD = (
+    "call",
+    "permitted",
+    "scenario",
+    "paid_by",
+    "reason",
+    "currency",
+    "pool",
+    "denial",
+    "billable_seconds",
+    "cost",
+    "max_duration",
+    "authorization",
+    "balance_after",
+)
+assert Decision._fields[: len(_DECISION_HEAD)] == _DECISION_HEAD
+
+
 class RowBuilder:
-    """Builds usage-report rows for one tenant under one engine (cheap per call)."""
+    """Builds usage-report rows for one tenant under one engine (cheap per call).
+
+    Per-user and per-number row fragments, date prefixes and durations are cached in
+    bounded dictionaries (cleared when full): memory does not grow with the rows."""
 
     def __init__(self, engine: Engine, tenant: Tenant) -> None:
         binding = engine.bind(tenant)
@@ -138,28 +174,76 @@ class RowBuilder:
                 user.usage_location, user.object_id, user.display_name, bound.plan
             )
         self._key = tenant.name.encode()[:64]
-        self._numbers: dict[tuple[str, str, str | None, str], tuple[Any, ...]] = {}
+        self._hash = blake2b(digest_size=16, key=self._key)  # copied per id: no rekeying
+        self._numbers: dict[tuple[str, str, str | None, str], _NumberRow] = {}
+        self._user_rows: dict[str | None, _UserRow] = {}
+        self._days: dict[int, str] = {}  # proleptic ordinal → "YYYY-MM-DDT"
+        self._spans: dict[int, timedelta] = {}  # duration → timedelta
+        self._fees: dict[Decimal, Decimal] = {}  # connect fee → rounded
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
-        h = blake2b(call_id.encode(), digest_size=16, key=self._key).hexdigest()
+        hasher = self._hash.copy()
+        hasher.update(call_id.encode())
+        h = hasher.hexdigest()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def _user_row(self, upn: str | None) -> _UserRow:
+        user = self.users.get(upn.lower()) if upn else None
+        if user is None:
+            entry: _UserRow = (None, self.tenant.country, None, None, None)
+        else:
+            entry = (user, user.location, user.location, user.object_id, user.display_name)
+        rows = self._user_rows
+        if len(rows) >= _CACHE_LIMIT:
+            rows.clear()
+        rows[upn] = entry
+        return entry
+
+    def _number_row(self, call: Call, region: str) -> _NumberRow:
+        info = self._number_info(call, region)
+        numbers = self._numbers
+        if len(numbers) >= _CACHE_LIMIT:  # bounded: the engine caches numbers too
+            numbers.clear()
+        numbers[(call.to, region, call.from_, call.direction)] = info
+        return info
+
+    def _span(self, seconds: int) -> timedelta:
+        span = self._spans.get(seconds)
+        if span is None:
+            span = timedelta(seconds=seconds)
+            if len(self._spans) >= _CACHE_LIMIT:
+                self._spans.clear()
+            self._spans[seconds] = span
+        return span
+
+    def _time_text(self, utc: datetime) -> str:
+        """``_utc_text(utc)`` for a UTC time, with the date part cached by day."""
+        if utc.microsecond:
+            return _utc_text(utc)
+        day = utc.toordinal()
+        prefix = self._days.get(day)
+        if prefix is None:
+            prefix = utc.date().isoformat() + "T"
+            if len(self._days) >= _CACHE_LIMIT:
+                self._days.clear()
+            self._days[day] = prefix
+        return prefix + _HOUR_MINUTE[utc.hour * 60 + utc.minute] + _SECOND_Z[utc.second]
 
     def row(self, call: Call, d: Decision) -> tuple[Any, ...]:
         """The report row of ``call`` decided as ``d``: typed values in :data:`HEADER` order."""
-        user = self.users.get(call.user.lower()) if call.user else None
-        region = user.location if user is not None else self.tenant.country
-        key = (call.to, region, call.from_, call.direction)
-        info = self._numbers.get(key)
+        upn = call.user
+        entry = self._user_rows.get(upn)
+        if entry is None:
+            entry = self._user_row(upn)
+        user, region, location, object_id, display_name = entry
+        info = self._numbers.get((call.to, region, call.from_, call.direction))
         if info is None:
-            info = self._number_info(call, region)
-            if len(self._numbers) >= 16_384:  # bounded: the engine caches numbers too
-                self._numbers.clear()
-            self._numbers[key] = info
+            info = self._number_row(call, region)
         number, origin, number_type, kind, country = info
-        start = call.start.astimezone(timezone.utc)
+        start = call.start.astimezone(_UTC)
         duration = call.duration
-        end = None if duration is None else start + timedelta(seconds=duration)
+        end = None if duration is None else start + self._span(duration)
         cost = d.cost
         fee = self.zero
         if d.paid_by == "credits" and cost and number is not None:
@@ -168,10 +252,10 @@ class RowBuilder:
             self.usage_id(call.id),
             call.id,
             None,
-            user.location if user is not None else None,
-            user.object_id if user is not None else None,
-            call.user,
-            user.display_name if user is not None else None,
+            location,
+            object_id,
+            upn,
+            display_name,
             call.from_,
             usage_call_type(call.direction, call.context),
             number_type,
@@ -194,7 +278,90 @@ class RowBuilder:
             d.billable_seconds,
         )
 
-    def _number_info(self, call: Call, region: str) -> tuple[Any, ...]:
+    def csv_row(self, call: Call, d: Decision) -> tuple[object, ...]:
+        """The row as CSV cells — exactly ``format_csv_cells(self.row(call, d))`` — built
+        directly: times as text, ``permitted`` as ``true``/``false``; money and counts stay
+        ``Decimal``/``int`` (the csv module writes ``str()`` of them, as ``str`` would)."""
+        (
+            call_id,
+            permitted,
+            scenario,
+            paid_by,
+            _reason,
+            currency,
+            pool,
+            denial,
+            billable,
+            cost,
+            _max_duration,
+            _authorization,
+            balance_after,
+        ) = d[:13]
+        upn = call.user
+        entry = self._user_rows.get(upn)
+        if entry is None:
+            entry = self._user_row(upn)
+        user, region, location, object_id, display_name = entry
+        to, from_, direction, context = call.to, call.from_, call.direction, call.context
+        info = self._numbers.get((to, region, from_, direction))
+        if info is None:
+            info = self._number_row(call, region)
+        number, origin, number_type, kind, country = info
+        start = call.start
+        if start.tzinfo is not _UTC:
+            start = start.astimezone(_UTC)
+        duration = call.duration
+        start_text = self._time_text(start)
+        if duration is None:
+            end_text = None
+        else:
+            span = self._spans.get(duration)
+            end_text = self._time_text(start + (span or self._span(duration)))
+        zero = self.zero
+        if paid_by == "credits":
+            capability: str | None = CREDITS
+            fee = (
+                self._connect_fee(call, number, origin, region, cost)
+                if cost and number is not None
+                else zero
+            )
+        else:
+            capability = self.capability(call, d, user)
+            fee = zero
+        hasher = self._hash.copy()
+        hasher.update(call.id.encode())
+        h = hasher.hexdigest()
+        return (
+            f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
+            call.id,
+            None,
+            location,
+            object_id,
+            upn,
+            display_name,
+            from_,
+            _CALL_TYPES.get(context, _VOICE_APP_TYPES)[direction != "outbound"],
+            number_type,
+            kind,
+            country,
+            to,
+            start_text,
+            end_text,
+            duration,
+            fee,
+            cost if cost is not None else zero,
+            currency,
+            capability,
+            "true" if permitted else "false",
+            paid_by,
+            pool,
+            denial,
+            balance_after,
+            scenario,
+            billable,
+        )
+
+    def _number_info(self, call: Call, region: str) -> _NumberRow:
         number = _classify(call.to, region)
         origin = _classify(call.from_, region) if call.from_ else None
         if number is None:
@@ -225,9 +392,17 @@ class RowBuilder:
         else:
             origin_country = region if call.direction == "outbound" else None
         tariff = self.card.tariff_at(number.digits, number.number_type, origin_country, call.start)
-        if tariff is None or not tariff.connect_fee:
+        if tariff is None:
             return self.zero
-        fee = self.card.rounding.apply(tariff.connect_fee)
+        connect = tariff.connect_fee
+        if not connect:
+            return self.zero
+        fee = self._fees.get(connect)
+        if fee is None:
+            fee = self.card.rounding.apply(connect)
+            if len(self._fees) >= _CACHE_LIMIT:
+                self._fees.clear()
+            self._fees[connect] = fee
         return fee if fee < cost else cost
 
     def capability(self, call: Call, d: Decision, user: _UserInfo | None) -> str | None:

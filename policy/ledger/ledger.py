@@ -512,19 +512,7 @@ class Ledger:
             return tenant
         variant = self._variants.get(payment)
         if variant is None:
-            variant = Tenant(
-                name=tenant.name,
-                country=tenant.country,
-                billing_country=tenant.billing_country,
-                currency=tenant.currency,
-                credits=dataclasses.replace(credits, payment=payment),
-                admins=tenant.admins,
-                users=tenant.users,
-                service_numbers=tenant.service_numbers,
-                usage=tenant.usage,
-                source=tenant.source,
-                line_of=tenant.line_of,
-            )
+            variant = tenant.with_credits(dataclasses.replace(credits, payment=payment))
             self._variants[payment] = variant
         return variant
 
