@@ -34,9 +34,7 @@ from typing import Any
 import policy
 from policy.call import Call
 
-MONEY_DENIALS = frozenset(
-    {"no_rate", "balance_exhausted", "credits_not_set_up", "pool_exhausted"}
-)
+MONEY_DENIALS = frozenset({"no_rate", "balance_exhausted", "credits_not_set_up", "pool_exhausted"})
 
 OUT = 'context.direction == "outbound"'
 MEETING = f'{OUT} && context.kind == "meeting"'
@@ -325,7 +323,7 @@ def measure_cedar(n: int = 5000, *, batch: int = 100, text_calls: int = 500) -> 
 
     money = agree = 0
     disagreements: dict[str, int] = {}
-    for call, decision, ok in zip(calls, decisions, allowed, strict=True):
+    for decision, ok in zip(decisions, allowed, strict=True):
         if decision.denial in MONEY_DENIALS:
             money += 1
             continue

@@ -47,8 +47,14 @@ def row(
     met: bool | None = None,
     note: str = "",
 ) -> Row:
-    return {"figure": figure, "median": median, "p99": p99, "target": target, "met": met,
-            "note": note}  # fmt: skip
+    return {
+        "figure": figure,
+        "median": median,
+        "p99": p99,
+        "target": target,
+        "met": met,
+        "note": note,
+    }
 
 
 def us(value: float) -> str:
@@ -66,12 +72,24 @@ def section_evaluate(quick: bool) -> list[Row]:
     warm, cold, auth = times["warm"], times["cold"], times["authorize"]
     wm, wp = statistics.median(warm), pct(warm, 0.99)
     return [
-        row(f"evaluate, warm caches ({n:,} calls)", us(wm), us(wp), "≤ 5 µs / ≤ 25 µs",
-            wm <= 5 and wp <= 25),  # fmt: skip
-        row(f"evaluate, cold caches, fresh engine ({n:,} calls)", us(statistics.median(cold)),
-            us(pct(cold, 0.99)), note="numbers classified, routes built on first sight"),  # fmt: skip
-        row("authorize (no duration: max_duration), warm", us(statistics.median(auth)),
-            us(pct(auth, 0.99))),  # fmt: skip
+        row(
+            f"evaluate, warm caches ({n:,} calls)",
+            us(wm),
+            us(wp),
+            "≤ 5 µs / ≤ 25 µs",
+            wm <= 5 and wp <= 25,
+        ),
+        row(
+            f"evaluate, cold caches, fresh engine ({n:,} calls)",
+            us(statistics.median(cold)),
+            us(pct(cold, 0.99)),
+            note="numbers classified, routes built on first sight",
+        ),
+        row(
+            "authorize (no duration: max_duration), warm",
+            us(statistics.median(auth)),
+            us(pct(auth, 0.99)),
+        ),
     ]
 
 
@@ -86,20 +104,34 @@ def section_cedar(quick: bool) -> list[Row]:
     ratio = ced / ccp
     agree = 100 * r["agree"] / max(r["compared"], 1)
     return [
-        row(f"ccpolicy evaluate, warm, Cedar workload ({r['calls']:,} calls)", us(ccp),
-            us(pct(r["ccpolicy"], 0.99))),  # fmt: skip
+        row(
+            f"ccpolicy evaluate, warm, Cedar workload ({r['calls']:,} calls)",
+            us(ccp),
+            us(pct(r["ccpolicy"], 0.99)),
+        ),
         row("cedarpy is_authorized, one request per call", us(ced), us(pct(r["cedar"], 0.99))),
-        row(f"cedarpy is_authorized_batch, {r['batch']} per call (per request)",
-            us(statistics.median(r["cedar_batch"])), us(pct(r["cedar_batch"], 0.99))),  # fmt: skip
-        row("cedarpy, policy text + entity list parsed per call",
-            us(statistics.median(r["cedar_text"])), us(pct(r["cedar_text"], 0.99)),
-            note=f"{len(r['cedar_text'])} calls"),  # fmt: skip
+        row(
+            f"cedarpy is_authorized_batch, {r['batch']} per call (per request)",
+            us(statistics.median(r["cedar_batch"])),
+            us(pct(r["cedar_batch"], 0.99)),
+        ),
+        row(
+            "cedarpy, policy text + entity list parsed per call",
+            us(statistics.median(r["cedar_text"])),
+            us(pct(r["cedar_text"], 0.99)),
+            note=f"{len(r['cedar_text'])} calls",
+        ),
         row("cedarpy per call ÷ ccpolicy per call", f"{ratio:.1f}×", "", "≥ 30×", ratio >= 30),
-        row("cedarpy batched ÷ ccpolicy per call",
-            f"{statistics.median(r['cedar_batch']) / ccp:.1f}×"),  # fmt: skip
-        row("Cedar translation agrees on permitted", f"{agree:.2f}%",
+        row(
+            "cedarpy batched ÷ ccpolicy per call",
+            f"{statistics.median(r['cedar_batch']) / ccp:.1f}×",
+        ),
+        row(
+            "Cedar translation agrees on permitted",
+            f"{agree:.2f}%",
             note=f"{r['agree']}/{r['compared']} calls, {r['money_excluded']} money denials left "
-            f"out, {r['scenarios_reached']}/19 scenarios reached"),  # fmt: skip
+            f"out, {r['scenarios_reached']}/19 scenarios reached",
+        ),
     ]
 
 
@@ -128,8 +160,15 @@ def section_load(quick: bool) -> list[Row]:
     imp = statistics.median(s["import"] for s in samples)
     load = statistics.median(s["load"] for s in samples)
     total = statistics.median(s["import"] + s["load"] for s in samples)
-    rows.append(row("bundled rules, cold process: import policy + load()", f"{total:.1f} ms",
-                    target="≤ 50 ms", met=total <= 50, note="median of 7 processes"))  # fmt: skip
+    rows.append(
+        row(
+            "bundled rules, cold process: import policy + load()",
+            f"{total:.1f} ms",
+            target="≤ 50 ms",
+            met=total <= 50,
+            note="median of 7 processes",
+        )
+    )
     rows.append(row("  of which `import policy`", f"{imp:.1f} ms"))
     rows.append(row("  of which `policy.load()`", f"{load:.1f} ms"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,9 +176,15 @@ def section_load(quick: bool) -> list[Row]:
         runs = 3 if quick else 5
         samples = _cold_samples(COLD_LOAD.format(path=repr(str(folder))), runs)
         big = statistics.median(s["load"] for s in samples)
-        rows.append(row("5,000-scenario policy: policy.load() (after import)",
-                        f"{big / 1000:.2f} s", target="≤ 1 s", met=big <= 1000,
-                        note=f"median of {runs} processes"))  # fmt: skip
+        rows.append(
+            row(
+                "5,000-scenario policy: policy.load() (after import)",
+                f"{big / 1000:.2f} s",
+                target="≤ 1 s",
+                met=big <= 1000,
+                note=f"median of {runs} processes",
+            )
+        )
     return rows
 
 
@@ -174,12 +219,16 @@ def section_growth(quick: bool) -> list[Row]:
     for n in sizes:
         m = statistics.median(medians[n])
         change = (m - base) / base * 100
-        rows.append(row(
-            f"decision, warm, {n:,} generated + 19 bundled scenarios", us(m),
-            us(statistics.median(p99s[n])),
-            "±20% of 10" if n != 10 else "", abs(change) <= 20 if n != 10 else None,
-            f"{change:+.0f}% vs 10; first pass (routes cold) {us(first[n])}/call",
-        ))  # fmt: skip
+        rows.append(
+            row(
+                f"decision, warm, {n:,} generated + 19 bundled scenarios",
+                us(m),
+                us(statistics.median(p99s[n])),
+                "±20% of 10" if n != 10 else "",
+                abs(change) <= 20 if n != 10 else None,
+                f"{change:+.0f}% vs 10; first pass (routes cold) {us(first[n])}/call",
+            )
+        )
     return rows
 
 
@@ -188,9 +237,13 @@ def section_ratecard(quick: bool) -> list[Row]:
 
     f = bench_rating.measure_ratecard(5000 if quick else 20000)
     return [
-        row(f"60k-prefix card: tariff lookup, unseen numbers ({f['prefixes']:,} prefixes)",
-            us(f["lookup_unseen"]), target="≤ 2 µs", met=f["lookup_unseen"] <= 2,
-            note=f"card built in {f['build_s']:.2f} s"),  # fmt: skip
+        row(
+            f"60k-prefix card: tariff lookup, unseen numbers ({f['prefixes']:,} prefixes)",
+            us(f["lookup_unseen"]),
+            target="≤ 2 µs",
+            met=f["lookup_unseen"] <= 2,
+            note=f"card built in {f['build_s']:.2f} s",
+        ),
         row("60k-prefix card: price, unseen numbers", us(f["price_unseen"])),
         row("60k-prefix card: price, cache hit", us(f["cache_hit"])),
         row("60k-prefix card: price, all caches cold", us(f["price_cold"])),
@@ -205,14 +258,20 @@ def section_batch(quick: bool) -> list[Row]:
     r = bench_rate.measure_batch(n)
     ratio = r["rate_s"] / r["floor_s"]
     return [
-        row(f"batch rating, {n:,} calls (CSV in, usage CSV out)",
+        row(
+            f"batch rating, {n:,} calls (CSV in, usage CSV out)",
             f"{n / r['rate_s']:,.0f} calls/s",
-            note=f"{r['distinct']:,} distinct destinations; 1M: bench_rate.py --calls 1000000"),  # fmt: skip
+            note=f"{r['distinct']:,} distinct destinations; 1M: bench_rate.py --calls 1000000",
+        ),
         row("csv-module floor (read + write the same rows)", f"{n / r['floor_s']:,.0f} rows/s"),
         row("batch rating ÷ floor", f"{ratio:.1f}×", target="≤ 3×", met=ratio <= 3),
-        row("batch rating, peak RSS of the process", f"{r['rss_peak_mb']:,.0f} MB",
-            target="≤ 150 MB", met=r["rss_peak_mb"] <= 150,
-            note=f"{r['rss_before_mb']:,.0f} MB before rating"),  # fmt: skip
+        row(
+            "batch rating, peak RSS of the process",
+            f"{r['rss_peak_mb']:,.0f} MB",
+            target="≤ 150 MB",
+            met=r["rss_peak_mb"] <= 150,
+            note=f"{r['rss_before_mb']:,.0f} MB before rating",
+        ),
     ]
 
 
@@ -227,10 +286,17 @@ def section_ledger(quick: bool) -> list[Row]:
         for writers in (1, 8):
             value = f.get(f"{backend}_{writers}")
             if isinstance(value, float):
-                rows.append(row(f"ledger charges/s, {backend}, {writers} writer(s)",
-                                f"{value:,.0f} /s", note=f"{n} charges per writer"))  # fmt: skip
+                rows.append(
+                    row(
+                        f"ledger charges/s, {backend}, {writers} writer(s)",
+                        f"{value:,.0f} /s",
+                        note=f"{n} charges per writer",
+                    )
+                )
     if "postgresql_skipped" in f:
-        rows.append(row("ledger charges/s, postgresql", "skipped", note=str(f["postgresql_skipped"])))
+        rows.append(
+            row("ledger charges/s, postgresql", "skipped", note=str(f["postgresql_skipped"]))
+        )
     return rows
 
 
@@ -247,8 +313,15 @@ def section_cli(quick: bool) -> list[Row]:
         subprocess.run([*argv, "--help"], check=True, capture_output=True)
         samples.append((time.perf_counter() - t0) * 1000)
     m = statistics.median(samples)
-    return [row("`ccpolicy --help` wall time", f"{m:.0f} ms", target="≤ 150 ms", met=m <= 150,
-                note="median of 7 processes")]  # fmt: skip
+    return [
+        row(
+            "`ccpolicy --help` wall time",
+            f"{m:.0f} ms",
+            target="≤ 150 ms",
+            met=m <= 150,
+            note="median of 7 processes",
+        )
+    ]
 
 
 RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
@@ -266,7 +339,7 @@ USES_CHILDREN = {"load", "ledger", "cli"}  # their figures are other processes' 
 
 # ---- a generated policy of N scenarios ----------------------------------------------------
 
-OTHER_COUNTRIES = (
+OTHER_COUNTRIES = (  # noqa: SIM905
     "AR CL CO PE VE EC BO UY PY CR PA GT HN SV NI DO JM TT BS BB KE TZ UG GH CI SN MA TN DZ EG "
     "ET ZM ZW MZ NA BW IL JO LB SA QA KW BH OM PK BD LK NP VN PH ID KH MM MN KZ UZ GE AM AZ TR "
     "UA BY LT LV IS MT CY AL RS BA ME MK MD FJ PG WS TO"
@@ -347,8 +420,10 @@ def generated_policy(folder: Path, n: int, seed: int = 20261125) -> Path:
         guard = ""
         if rng.random() < 0.2 and context in ("user", "meeting"):
             guard = f"\n    deny site_denial_{rng.randrange(denials)} unless user has teams_phone"
-        lines.append(f'scenario site_rule_{i} "Site rule {i}":\n    when {" and ".join(parts)}'
-                     f"{guard}\n    {then}\n")  # fmt: skip
+        lines.append(
+            f'scenario site_rule_{i} "Site rule {i}":\n    when {" and ".join(parts)}'
+            f"{guard}\n    {then}\n"
+        )
     (folder / "m_generated.ccp").write_text("\n".join(lines), encoding="utf-8")
     return folder
 
@@ -374,8 +449,9 @@ def machine() -> list[str]:
     except OSError:
         pass
     try:
-        import cedarpy  # noqa: F401
         from importlib.metadata import version
+
+        import cedarpy  # noqa: F401
 
         cedar = f"cedarpy {version('cedarpy')}"
     except Exception:
@@ -393,11 +469,12 @@ def table(rows: list[Row]) -> str:
         met = "" if r["met"] is None else "met" if r["met"] else "MISSED"
         body.append([r["figure"], r["median"], r["p99"], r.get("memory", ""), r["target"], met])
     widths = [max(len(str(x[i])) for x in [head, *body]) for i in range(len(head))]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
-    lines.append("-|-".join("-" * w for w in widths))
+    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)) + " |"]
+    lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for b in body:
-        lines.append(" | ".join(str(c).ljust(w) for c, w in zip(b, widths, strict=True)))
-    return "\n".join("| " + line + " |" for line in lines)
+        cells = (str(c).ljust(w) for c, w in zip(b, widths, strict=True))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -419,8 +496,9 @@ def main() -> int:
     for name in args.only or SECTIONS:
         t0 = time.perf_counter()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--section", name]
-        done = subprocess.run([*cmd, *(["--quick"] if args.quick else [])],
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            [*cmd, *(["--quick"] if args.quick else [])], capture_output=True, text=True
+        )
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["?"])[-1]
             rows.append(row(f"[{name}]", "FAILED", note=tail))

@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -44,37 +44,36 @@ class SeenIds:
     __slots__ = ("_keys", "_mask", "_size", "_values")
 
     def __init__(self, capacity: int = 1 << 12) -> None:
-        self._keys = array("q", bytes(8 * capacity))
-        self._values = array("q", bytes(8 * capacity))
+        self._keys = _zeros(capacity)
+        self._values = _zeros(capacity)
         self._mask = capacity - 1
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
-    @staticmethod
-    def _hash(key: str) -> int:
-        h = hash(key)
-        return h if h != 0 else 1
-
-    def get(self, key: str) -> Iterator[int]:
+    def get(self, key: str) -> tuple[int, ...]:
         """Values stored under ``key``'s hash (usually none, or exactly ``key``'s)."""
-        h = self._hash(key)
+        h = hash(key) or 1
         keys, mask = self._keys, self._mask
         i = h & mask
-        while True:
-            k = keys[i]
-            if k == 0:
-                return
+        k = keys[i]
+        if k == 0:
+            return ()
+        found: tuple[int, ...] = ()
+        while k != 0:
             if k == h:
-                yield self._values[i]
+                found += (self._values[i],)
             i = (i + 1) & mask
+            k = keys[i]
+        return found
 
     def add(self, key: str, value: int) -> None:
-        if 2 * (self._size + 1) > len(self._keys):
+        size = self._size + 1
+        if 2 * size > len(self._keys):
             self._grow()
-        self._put(self._hash(key), value)
-        self._size += 1
+        self._put(hash(key) or 1, value)
+        self._size = size
 
     def _put(self, h: int, value: int) -> None:
         keys, mask = self._keys, self._mask
@@ -87,12 +86,19 @@ class SeenIds:
     def _grow(self) -> None:
         old_keys, old_values = self._keys, self._values
         capacity = 2 * len(old_keys)
-        self._keys = array("q", bytes(8 * capacity))
-        self._values = array("q", bytes(8 * capacity))
+        self._keys = _zeros(capacity)
+        self._values = _zeros(capacity)
         self._mask = capacity - 1
         for h, value in zip(old_keys, old_values, strict=True):
             if h != 0:
                 self._put(h, value)
+
+
+def _zeros(n: int) -> array[int]:
+    return array("q", _ZERO) * n
+
+
+_ZERO = (0,)
 
 
 @dataclass
@@ -199,45 +205,57 @@ def rate(
     writer: Writer = open_writer(out, builder)
     bad_rows = RejectsWriter(Path(rejects)) if rejects is not None else None
     decide = engine.decide
+    write = writer.write
+    repeat = writer.repeat
+    seen_get, seen_add = seen.get, seen.add
     by_payer = summary.by_payer
     charge = Decimal(0)
+    read = permitted_n = refused_n = duplicates = 0
     try:
         for item in stream:
-            summary.read += 1
-            if tick is not None and not summary.read & 1023:
-                tick(summary.read, stream.consumed / stream.size if stream.size else None)
+            read += 1
+            if tick is not None and not read & 1023:
+                tick(read, stream.consumed / stream.size if stream.size else None)
             if isinstance(item, BadRow):
                 _reject(item, source, bad_rows, summary)
                 continue
             call = item
-            repeated = False
-            for value in seen.get(call.id):
-                if writer.repeat(value >> 1, call.id):
-                    repeated = True
-                    if value & 1:
-                        summary.permitted += 1
-                    else:
-                        summary.refused += 1
-                    summary.duplicates += 1
-                    break
-            if repeated:
-                continue
+            call_id = call.id
+            values = seen_get(call_id)
+            if values:
+                repeated = False
+                for value in values:
+                    if repeat(value >> 1, call_id):
+                        repeated = True
+                        if value & 1:
+                            permitted_n += 1
+                        else:
+                            refused_n += 1
+                        duplicates += 1
+                        break
+                if repeated:
+                    continue
             try:
                 decision = decide(call, tenant, state)
             except EvaluationError as exc:  # an impossible number: a malformed row
                 _reject(_bad_number(call, exc), source, bad_rows, summary)
                 continue
-            locator = writer.write(call, decision)
-            permitted = decision.permitted
-            seen.add(call.id, locator << 1 | permitted)
-            if permitted:
-                summary.permitted += 1
-                by_payer[decision.paid_by] = by_payer.get(decision.paid_by, 0) + 1
+            locator = write(call, decision)
+            if decision.permitted:
+                seen_add(call_id, locator << 1 | 1)
+                permitted_n += 1
+                paid_by = decision.paid_by
+                by_payer[paid_by] = by_payer.get(paid_by, 0) + 1
                 cost = decision.cost
                 if cost:
                     charge += cost
             else:
-                summary.refused += 1
+                seen_add(call_id, locator << 1)
+                refused_n += 1
+        summary.read = read
+        summary.permitted = permitted_n
+        summary.refused = refused_n
+        summary.duplicates = duplicates
         summary.charge = charge if charge else builder.zero
         writer.finish(summary.rows(tenant.name))
         if bad_rows is not None:

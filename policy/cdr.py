@@ -248,8 +248,8 @@ def _usage_report_call(cells: Mapping[str, str], where: Location, row: int) -> C
 
 
 class CallStream:
-    """The calls of one file, streamed: iterate once; ``consumed`` counts the characters
-    read so far (against ``size`` bytes) for progress bars. Opening checks the file."""
+    """The calls of one file, streamed: iterate once; ``consumed`` counts the bytes read
+    so far (against ``size``) for progress bars. Opening checks the file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
@@ -268,25 +268,25 @@ class CallStream:
             raise InputError(
                 f"cannot read: {exc.strerror}", location=Location(self.source)
             ) from None
-        self.consumed = 0
 
-    def _lines(self) -> Iterator[str]:
-        for line in self.handle:
-            self.consumed += len(line)
-            yield line
+    @property
+    def consumed(self) -> int:
+        """Bytes of the file read so far (by blocks: for progress bars)."""
+        try:
+            return os.lseek(self.handle.fileno(), 0, os.SEEK_CUR)
+        except (ValueError, OSError):  # closed: all of it
+            return self.size
 
     def read(self, size: int = -1) -> str:
-        text = self.handle.read(size)
-        self.consumed += len(text)
-        return text
+        return self.handle.read(size)
 
     def __iter__(self) -> Iterator[Call | BadRow]:
         with self.handle:
             suffix, source = self.suffix, self.source
             if suffix == ".csv":
-                yield from _csv_calls(self._lines(), source)
+                yield from _csv_calls(self.handle, source)
             elif suffix in (".jsonl", ".ndjson"):
-                yield from _jsonl_calls(self._lines(), source)
+                yield from _jsonl_calls(self.handle, source)
             elif suffix == ".json":
                 yield from _json_calls(self, source)
             else:
@@ -313,10 +313,9 @@ def _csv_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
     except csv.Error as exc:
         raise InputError(f"not a CSV file: {exc}", location=Location(source, 1)) from None
     header = [h.strip() for h in header]
-    convert: Callable[[dict[str, str], Location, int], Call]
     if "Call ID" in header or "UsageId" in header:
         missing = [c for c in ("Call Type", "Destination Number", "Start Time") if c not in header]
-        convert = _usage_report_call
+        usage_report = True
     else:
         unknown = [h for h in header if h not in CALL_COLUMNS]
         if unknown:
@@ -327,17 +326,78 @@ def _csv_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
                 hint=f"the columns are {', '.join(CALL_COLUMNS)} — or a PSTN usage report",
             )
         missing = [c for c in _REQUIRED if c not in header]
-        convert = _own_call
+        usage_report = False
     if missing:
         raise SchemaError(
             f"missing column '{missing[0]}'", location=Location(source, 1), path="header"
         )
+    if usage_report:
+        yield from _usage_report_rows(reader, header, source)
+    else:
+        yield from _own_rows(reader, header, source)
+
+
+def _next_row(reader: Any, source: str, line: int) -> list[str] | None:
+    """The next record of ``reader`` (None at the end); a broken CSV is a located error."""
+    try:
+        cells: list[str] = next(reader)
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise InputError(f"broken CSV: {exc}", location=Location(source, line)) from None
+    return cells
+
+
+def _usage_report_rows(reader: Any, header: list[str], source: str) -> Iterator[Call | BadRow]:
     width = len(header)
+    row = 0
+    line = reader.line_num + 1
+    while (cells := _next_row(reader, source, line)) is not None:
+        if not cells:
+            line = reader.line_num + 1
+            continue
+        row += 1
+        if len(cells) != width:
+            yield _wrong_width(row, line, cells, width)
+        else:
+            try:
+                yield _usage_report_call(
+                    dict(zip(header, cells, strict=True)), Location(source, line), row
+                )
+            except RowError as exc:
+                yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
+        line = reader.line_num + 1
+
+
+def _wrong_width(row: int, line: int, cells: list[str], width: int) -> BadRow:
+    reason = f"has {len(cells)} cells, the header has {width}"
+    return BadRow(row, line, "(row)", reason, _record_text(cells))
+
+
+_GOOD_USERS_LIMIT = 4096  # user texts remembered as well-formed (bounded)
+
+
+def _own_rows(reader: Any, header: list[str], source: str) -> Iterator[Call | BadRow]:
+    """ccpolicy's own CSV columns → calls. The usual row takes a fast path (cells by
+    position, well-formed users remembered, the previous row's start reused); a row the
+    fast path doubts goes through :func:`call_from_fields`, which names the bad field."""
+    width = len(header)
+    column = {name: i for i, name in enumerate(header)}  # the last of a repeated name
+    # Absent optional columns read the empty cell appended to every row (index width).
+    i_id, i_direction, i_to, i_start = (column[name] for name in _REQUIRED)
+    i_context, i_user, i_from, i_duration = (
+        column.get(name, width) for name in ("context", "user", "from", "duration")
+    )
+    good_users: set[str] = set()
+    last_text, last_start = "", None
+    directions, contexts = _DIRECTIONS, _CONTEXTS
+    upn, e164, to_shape = _UPN.fullmatch, _E164.fullmatch, _TO.fullmatch
+    parse = datetime.fromisoformat
     row = 0
     line = reader.line_num + 1
     while True:
         try:
-            cells = next(reader)
+            cells: list[str] = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
@@ -347,19 +407,70 @@ def _csv_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
             continue
         row += 1
         if len(cells) != width:
-            yield BadRow(
-                row,
-                line,
-                "(row)",
-                f"has {len(cells)} cells, the header has {width}",
-                _record_text(cells),
-            )
-        else:
-            try:
-                yield convert(dict(zip(header, cells, strict=True)), Location(source, line), row)
-            except RowError as exc:
-                yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
+            yield _wrong_width(row, line, cells, width)
+            line = reader.line_num + 1
+            continue
+        cells.append("")
+        call_id = cells[i_id]
+        direction = cells[i_direction]
+        context = cells[i_context] or "user"
+        user = cells[i_user] or None
+        from_ = cells[i_from] or None
+        to = cells[i_to]
+        text = cells[i_start]
+        seconds = cells[i_duration]
+        start = last_start if text == last_text else None
+        if (
+            call_id
+            and direction in directions
+            and context in contexts
+            and (user is None or user in good_users or _remember(user, upn, good_users))
+            and (from_ is None or e164(from_))
+            and to
+            and to_shape(to)
+        ):
+            if start is None:
+                try:
+                    start = parse(text)
+                except ValueError:
+                    start = None
+                if start is not None and start.tzinfo is not None:
+                    last_text, last_start = text, start
+                else:
+                    start = None
+            duration: int | None = None
+            if seconds:
+                duration = int(seconds) if seconds.isdigit() and seconds.isascii() else -1
+            if start is not None and (duration is None or duration >= 0):
+                yield Call(
+                    call_id,
+                    direction,
+                    to,
+                    start,
+                    context,
+                    user,
+                    from_,
+                    duration,
+                    Location(source, line),
+                    f"row {row}",
+                )
+                line = reader.line_num + 1
+                continue
+        del cells[width]
+        try:  # the slow path: the exact error (or a call the fast path doubted)
+            yield _own_call(dict(zip(header, cells, strict=True)), Location(source, line), row)
+        except RowError as exc:
+            yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
         line = reader.line_num + 1
+
+
+def _remember(user: str, upn: Callable[[str], object], good: set[str]) -> bool:
+    if not upn(user):
+        return False
+    if len(good) >= _GOOD_USERS_LIMIT:
+        good.clear()
+    good.add(user)
+    return True
 
 
 def _own_call(cells: Mapping[str, str], where: Location, row: int) -> Call:

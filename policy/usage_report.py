@@ -28,6 +28,7 @@ How the report's columns are filled (also in ``docs/rating.md``):
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from hashlib import blake2b
@@ -120,13 +121,18 @@ class _UserInfo:
         self.plan = plan
 
 
-#: A call's ``user`` text → (user, region, User Location, AAD ObjectId, display name).
-_UserRow = tuple[_UserInfo | None, str, str | None, str | None, str | None]
+#: A call's ``user`` text → (user, region, User Location, AAD ObjectId, display name,
+#: those four columns and UPN as CSV text).
+_UserRow = tuple[_UserInfo | None, str, str | None, str | None, str | None, str]
 #: (to, region, from, direction) → (number, origin, Number Type, Domestic/International,
-#: Destination Dialed).
-_NumberRow = tuple[NumberInfo | None, NumberInfo | None, str | None, str | None, str | None]
+#: Destination Dialed, Caller ID as CSV text, the four columns from Number Type to
+#: Destination Number as CSV text).
+_NumberRow = tuple[
+    NumberInfo | None, NumberInfo | None, str | None, str | None, str | None, str, str
+]
 
 _UTC = timezone.utc
+_QUOTE = re.compile(r'[,"\r\n]').search  # what makes the csv module quote a field
 _CACHE_LIMIT = 16_384  # entries per row-fragment cache before it is cleared (bounded)
 #: context → (outbound, inbound) Call Type; anything else is a voice app (ucap_*).
 _CALL_TYPES = {"user": ("user_out", "user_in"), "meeting": ("conf_out", "conf_in")}
@@ -180,6 +186,7 @@ class RowBuilder:
         self._days: dict[int, str] = {}  # proleptic ordinal → "YYYY-MM-DDT"
         self._spans: dict[int, timedelta] = {}  # duration → timedelta
         self._fees: dict[Decimal, Decimal] = {}  # connect fee → rounded
+        self._words: dict[Any, str] = {}  # decision words → CSV text (see _word)
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -191,9 +198,11 @@ class RowBuilder:
     def _user_row(self, upn: str | None) -> _UserRow:
         user = self.users.get(upn.lower()) if upn else None
         if user is None:
-            entry: _UserRow = (None, self.tenant.country, None, None, None)
+            entry: _UserRow = (None, self.tenant.country, None, None, None, f",,{_csv(upn)},")
         else:
-            entry = (user, user.location, user.location, user.object_id, user.display_name)
+            location, object_id, name = user.location, user.object_id, user.display_name
+            text = f"{_csv(location)},{_csv(object_id)},{_csv(upn)},{_csv(name)}"
+            entry = (user, location, location, object_id, name, text)
         rows = self._user_rows
         if len(rows) >= _CACHE_LIMIT:
             rows.clear()
@@ -236,11 +245,11 @@ class RowBuilder:
         entry = self._user_rows.get(upn)
         if entry is None:
             entry = self._user_row(upn)
-        user, region, location, object_id, display_name = entry
+        user, region, location, object_id, display_name, _ = entry
         info = self._numbers.get((call.to, region, call.from_, call.direction))
         if info is None:
             info = self._number_row(call, region)
-        number, origin, number_type, kind, country = info
+        number, origin, number_type, kind, country, _, _ = info
         start = call.start.astimezone(_UTC)
         duration = call.duration
         end = None if duration is None else start + self._span(duration)
@@ -278,12 +287,12 @@ class RowBuilder:
             d.billable_seconds,
         )
 
-    def csv_row(self, call: Call, d: Decision) -> tuple[object, ...]:
-        """The row as CSV cells — exactly ``format_csv_cells(self.row(call, d))`` — built
-        directly: times as text, ``permitted`` as ``true``/``false``; money and counts stay
-        ``Decimal``/``int`` (the csv module writes ``str()`` of them, as ``str`` would)."""
+    def csv_line(self, call: Call, d: Decision) -> str:
+        """The row as one CSV line (CRLF-terminated), exactly as the csv module writes
+        ``format_csv_cells(self.row(call, d))`` — built from cached per-user and
+        per-number fragments, with the date part of the times cached by day."""
         (
-            call_id,
+            _call_id,
             permitted,
             scenario,
             paid_by,
@@ -301,19 +310,27 @@ class RowBuilder:
         entry = self._user_rows.get(upn)
         if entry is None:
             entry = self._user_row(upn)
-        user, region, location, object_id, display_name = entry
-        to, from_, direction, context = call.to, call.from_, call.direction, call.context
-        info = self._numbers.get((to, region, from_, direction))
+        user, region, _, _, _, user_text = entry
+        info = self._numbers.get((call.to, region, call.from_, call.direction))
         if info is None:
             info = self._number_row(call, region)
-        number, origin, number_type, kind, country = info
+        number, origin, _, _, _, from_text, number_text = info
         start = call.start
         if start.tzinfo is not _UTC:
             start = start.astimezone(_UTC)
+        if start.microsecond:
+            start_text = _utc_text(start)
+        else:
+            prefix = self._days.get(start.toordinal())
+            if prefix is None:
+                start_text = self._time_text(start)
+            else:
+                start_text = (
+                    prefix + _HOUR_MINUTE[start.hour * 60 + start.minute] + _SECOND_Z[start.second]
+                )
         duration = call.duration
-        start_text = self._time_text(start)
         if duration is None:
-            end_text = None
+            end_text = ""
         else:
             span = self._spans.get(duration)
             end_text = self._time_text(start + (span or self._span(duration)))
@@ -328,46 +345,53 @@ class RowBuilder:
         else:
             capability = self.capability(call, d, user)
             fee = zero
+        words = self._words
+        tail = words.get((permitted, paid_by, pool, denial))
+        if tail is None:
+            tail = self._word((permitted, paid_by, pool, denial))
+        scenario_text = words.get(scenario)
+        if scenario_text is None:
+            scenario_text = self._word(scenario)
+        currency_text = words.get(currency)
+        if currency_text is None:
+            currency_text = self._word(currency)
+        call_type = _CALL_TYPES.get(call.context, _VOICE_APP_TYPES)[call.direction != "outbound"]
+        call_id = call.id
         hasher = self._hash.copy()
-        hasher.update(call.id.encode())
+        hasher.update(call_id.encode())
         h = hasher.hexdigest()
         return (
-            f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}",
-            call.id,
-            None,
-            location,
-            object_id,
-            upn,
-            display_name,
-            from_,
-            _CALL_TYPES.get(context, _VOICE_APP_TYPES)[direction != "outbound"],
-            number_type,
-            kind,
-            country,
-            to,
-            start_text,
-            end_text,
-            duration,
-            fee,
-            cost if cost is not None else zero,
-            currency,
-            capability,
-            "true" if permitted else "false",
-            paid_by,
-            pool,
-            denial,
-            balance_after,
-            scenario,
-            billable,
+            f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]},"
+            f"{call_id if _QUOTE(call_id) is None else _quoted(call_id)},,{user_text},"
+            f"{from_text},{call_type},"
+            f"{number_text},{start_text},{end_text},{'' if duration is None else duration},"
+            f"{fee!s},{zero if cost is None else cost!s},{currency_text},{capability or ''},"
+            f"{tail},{'' if balance_after is None else balance_after!s},{scenario_text},"
+            f"{'' if billable is None else billable}\r\n"
         )
 
+    def _word(self, key: Any) -> str:
+        """CSV text of a decision's word (or of ``permitted, paid_by, pool, denial``)."""
+        if isinstance(key, tuple):
+            permitted, paid_by, pool, denial = key
+            text = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
+        else:
+            text = _csv(key)
+        if len(self._words) >= _CACHE_LIMIT:
+            self._words.clear()
+        self._words[key] = text
+        return text
+
     def _number_info(self, call: Call, region: str) -> _NumberRow:
-        number = _classify(call.to, region)
-        origin = _classify(call.from_, region) if call.from_ else None
+        to, from_ = call.to, call.from_
+        number = _classify(to, region)
+        origin = _classify(from_, region) if from_ else None
         if number is None:
-            return (None, origin, None, None, None)
+            return (None, origin, None, None, None, _csv(from_), f",,,{_csv(to)}")
         kind = self._kind(call, number, origin, region)
-        return (number, origin, number.number_type, kind, number.country)
+        number_type, country = number.number_type, number.country
+        text = f"{_csv(number_type)},{_csv(kind)},{_csv(country)},{_csv(to)}"
+        return (number, origin, number_type, kind, country, _csv(from_), text)
 
     def _kind(self, call: Call, number: NumberInfo, origin: NumberInfo | None, region: str) -> str:
         if number.country == NON_GEOGRAPHIC:
@@ -451,6 +475,17 @@ def format_csv_cells(row: tuple[Any, ...]) -> list[Any]:
             cells[i] = str(value)
     cells[BOOL_COLUMNS[0]] = "true" if cells[BOOL_COLUMNS[0]] else "false"
     return cells
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _csv(value: str | None) -> str:
+    """A text cell as the csv module writes it (QUOTE_MINIMAL, ``"`` doubled)."""
+    if value is None:
+        return ""
+    return value if _QUOTE(value) is None else _quoted(value)
 
 
 def _utc_text(value: datetime) -> str:

@@ -31,30 +31,14 @@ from .usage_report import (
     HEADER,
     MONEY_COLUMNS,
     RowBuilder,
-    format_csv_cells,
 )
 
 __all__ = ["FORMATS", "Writer", "open_writer"]
 
 FORMATS = (".csv", ".jsonl", ".xlsx")
 _LENGTH_BITS = 24
+_BATCH = 512  # CSV rows formatted before one encode and write
 _XLSX_MAX_ROWS = 1_048_576
-
-
-class _Sink:
-    """A text-to-bytes adapter that counts the bytes written (the csv module writes here)."""
-
-    __slots__ = ("pos", "raw")
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.pos = 0
-
-    def write(self, text: str) -> int:
-        data = text.encode("utf-8")
-        self.raw.write(data)
-        self.pos += len(data)
-        return len(text)
 
 
 def _temp_beside(path: Path) -> tuple[IO[bytes], str]:
@@ -108,30 +92,60 @@ def _locator(offset: int, length: int) -> int:
 
 
 class CsvWriter(Writer):
-    """The PSTN usage report as CSV (RFC 4180, UTF-8, CRLF): :data:`HEADER` columns."""
+    """The PSTN usage report as CSV (RFC 4180, UTF-8, CRLF): :data:`HEADER` columns.
+
+    Rows come as CSV lines from :meth:`RowBuilder.csv_line` (the csv module's exact
+    output, built from cached fragments) and are encoded and written in batches of
+    :data:`_BATCH`; ``pos`` counts the bytes written so far (the offset of the next
+    row) for the locators."""
 
     def __init__(self, path: Path, rows: RowBuilder) -> None:
         super().__init__(path)
         self.builder = rows
-        self.sink = _Sink(self.handle)
-        self.csv = csv.writer(self.sink)
-        self.csv.writerow(HEADER)
+        self.lines: list[str] = []
+        header = io.StringIO()
+        csv.writer(header).writerow(HEADER)
+        self.lines.append(header.getvalue())
+        self.pos = len(self.lines[0].encode("utf-8"))
+
+    def _flush(self) -> None:
+        lines = self.lines
+        if lines:
+            self.handle.write("".join(lines).encode("utf-8"))
+            lines.clear()
 
     def write(self, call: Call, decision: Decision) -> int:
-        start = self.sink.pos
-        self.csv.writerow(format_csv_cells(self.builder.row(call, decision)))
+        lines = self.lines
+        line = self.builder.csv_line(call, decision)
+        lines.append(line)
+        size = len(line) if line.isascii() else len(line.encode("utf-8"))
+        start = self.pos
+        self.pos = start + size
         self.rows += 1
-        return _locator(start, self.sink.pos - start)
+        if len(lines) >= _BATCH:
+            self._flush()
+        if size >> _LENGTH_BITS:  # pragma: no cover - a 16 MB row
+            raise InputError("a single output row exceeds 16 MB")
+        return start << _LENGTH_BITS | size
+
+    def _read_back(self, locator: int) -> bytes:
+        self._flush()
+        return super()._read_back(locator)
 
     def repeat(self, locator: int, call_id: str) -> bool:
         data = self._read_back(locator)
-        cells = next(csv.reader(io.StringIO(data.decode("utf-8"))))
+        text = data.decode("utf-8")
+        cells = next(csv.reader(io.StringIO(text)))
         if cells[1] != call_id:
             return False
-        self.handle.write(data)
-        self.sink.pos += len(data)
+        self.lines.append(text)
+        self.pos += len(data)
         self.rows += 1
         return True
+
+    def _close(self, summary: Sequence[tuple[str, Any]]) -> None:
+        self._flush()
+        super()._close(summary)
 
 
 class JsonlWriter(Writer):
