@@ -72,7 +72,13 @@ class SeenIds:
         size = self._size + 1
         if 2 * size > len(self._keys):
             self._grow()
-        self._put(hash(key) or 1, value)
+        h = hash(key) or 1
+        keys, mask = self._keys, self._mask
+        i = h & mask
+        while keys[i] != 0:
+            i = (i + 1) & mask
+        keys[i] = h
+        self._values[i] = value
         self._size = size
 
     def _put(self, h: int, value: int) -> None:

@@ -371,10 +371,14 @@ class RowBuilder:
         )
 
     def _word(self, key: Any) -> str:
-        """CSV text of a decision's word (or of ``permitted, paid_by, pool, denial``)."""
-        if isinstance(key, tuple):
+        """CSV text of a word (scenario, currency), of ``(permitted, paid_by, pool,
+        denial)``, or of ``(Number Type, Domestic/International, Destination Dialed)``
+        followed by a comma."""
+        if isinstance(key, tuple) and len(key) == 4:
             permitted, paid_by, pool, denial = key
             text = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
+        elif isinstance(key, tuple):
+            text = "".join(f"{_csv(part)}," for part in key)
         else:
             text = _csv(key)
         if len(self._words) >= _CACHE_LIMIT:
@@ -390,7 +394,11 @@ class RowBuilder:
             return (None, origin, None, None, None, _csv(from_), f",,,{_csv(to)}")
         kind = self._kind(call, number, origin, region)
         number_type, country = number.number_type, number.country
-        text = f"{_csv(number_type)},{_csv(kind)},{_csv(country)},{_csv(to)}"
+        words = self._words
+        head = words.get((number_type, kind, country))
+        if head is None:
+            head = self._word((number_type, kind, country))
+        text = head + (to if _QUOTE(to) is None else _quoted(to))
         return (number, origin, number_type, kind, country, _csv(from_), text)
 
     def _kind(self, call: Call, number: NumberInfo, origin: NumberInfo | None, region: str) -> str:

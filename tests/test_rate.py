@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 from datetime import datetime
@@ -13,8 +14,11 @@ import pytest
 
 import policy
 from policy.batch import SeenIds, rate
+from policy.call import Call
+from policy.cdr import BadRow, RowError, call_from_fields, read_calls
 from policy.cli import main
-from policy.usage_report import COLUMNS, HEADER
+from policy.errors import Location
+from policy.usage_report import COLUMNS, HEADER, RowBuilder, format_csv_cells
 
 DATA = Path(__file__).parent / "data" / "rate"
 TENANT = DATA / "tenant.yaml"
@@ -259,3 +263,175 @@ def test_a_generated_100k_file_adds_up(tmp_path: Path, capsys) -> None:
                 assert row["Charge"] == "0.00" and row["Capability"] == ""
     assert count == n and permitted == summary["permitted"]
     assert total == Decimal(summary["charge"]["amount"]) and total > 0
+
+
+# ---------------------------------------------------------------- the fast paths agree
+
+
+def _tricky_tenant() -> policy.Tenant:
+    data = {
+        "tenant": 'Fabrikam, "Inc"',
+        "country": "US",
+        "currency": "USD",
+        "credits": {
+            "balance": "20.00",
+            "funding": "auto_recharge",
+            "recharge_below": "5.00",
+            "recharge_amount": "50.00",
+        },
+        "admins": [{"email": "ann@fabrikam.com", "roles": ["billing_admin"]}],
+        "users": [
+            {
+                "upn": "zoe@fabrikam.com",
+                "display_name": 'Zoë "Z" Müller, Jr.',
+                "object_id": "id,with\ncomma",
+                "usage_location": "US",
+                "licenses": ["teams_phone", "domestic_calling_plan", "audio_conferencing",
+                             "communications_credits"],
+            },
+            {
+                "upn": "li@fabrikam.com",
+                "display_name": "李 雷",
+                "usage_location": "GB",
+                "licenses": ["teams_phone", "pay_as_you_go_calling_plan",
+                             "communications_credits"],
+            },
+        ],
+        "service_numbers": [
+            {"number": "+18005550100", "type": "toll_free", "used_by": "auto_attendant"}
+        ],
+    }  # fmt: skip
+    return policy.Tenant.from_dict(data)
+
+
+def _tricky_calls() -> list[Call]:
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text)
+
+    z = "2026-11-02T23:58:30Z"
+    return [
+        Call("a,1", "outbound", "+12125551234", at(z), "user", "zoe@fabrikam.com", None, 200),
+        Call('b"2', "outbound", "+442079460000", at(z), "user", "Zoe@Fabrikam.com", None, 61),
+        Call("c\n3", "outbound", "+12125551234", at("2026-11-02T09:00:00.250000-05:00"),
+             "user", "li@fabrikam.com", None, 59),
+        Call("ü4", "outbound", "911", at(z), "user", "li@fabrikam.com", None, 30),
+        Call("e5", "outbound", "+33142680000", at(z), "meeting", "zoe@fabrikam.com", None, 90),
+        Call("f6", "inbound", "+18005550100", at(z), "auto_attendant", None, "+12065550100", 45),
+        Call("g7", "outbound", "+12125551234", at(z), "call_queue", None, None, 10),
+        Call("h8", "outbound", "+12125551234", at(z), "user", "nobody@fabrikam.com", None, 10),
+        Call("i9", "outbound", "+442079460000", at("2026-12-31T23:59:59+01:00"), "user",
+             "li@fabrikam.com", None, None),
+        Call("j10", "inbound", "+12125550199", at(z), "user", "zoe@fabrikam.com",
+             "+4930123456", 7200),
+        Call("k11", "outbound", "+442079460000", at(z), "user", "li@fabrikam.com", None, 900),
+    ]  # fmt: skip
+
+
+def test_csv_lines_are_exactly_what_the_csv_module_writes(engine: policy.Engine) -> None:
+    tenant = _tricky_tenant()
+    builder = RowBuilder(engine, tenant)
+    state = engine.bind(tenant).initial.copy()
+    decided = [(call, engine.decide(call, tenant, state)) for call in _tricky_calls()]
+    assert {d.paid_by for _, d in decided} >= {"credits", "plan", "free", "none"}
+    for _ in range(2):  # caches cold, then warm
+        for call, decision in decided:
+            expected = io.StringIO()
+            csv.writer(expected).writerow(format_csv_cells(builder.row(call, decision)))
+            assert builder.csv_line(call, decision) == expected.getvalue(), call.id
+
+
+def test_repeats_re_emit_non_ascii_rows_exactly_across_write_batches(
+    tmp_path: Path, engine: policy.Engine
+) -> None:
+    tenant = _tricky_tenant()
+    calls = tmp_path / "calls.csv"
+    with calls.open("w", encoding="utf-8", newline="") as handle:
+        out = csv.writer(handle)
+        out.writerow(["id", "direction", "user", "to", "start", "duration"])
+        for i in range(1500):
+            call_id = f"ü,{i}" if i % 3 else f'"{i}"'
+            if i % 250 == 249:
+                call_id = f"ü,{i - 200}"  # repeats an earlier, already flushed row
+            user = ("zoe@fabrikam.com", "li@fabrikam.com")[i % 2]
+            start = f"2026-11-02T{i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+            out.writerow([call_id, "outbound", user, f"+1212555{i:04d}", start, i % 97])
+    usage = tmp_path / "usage.csv"
+    summary = rate(engine, tenant, calls, usage)
+    assert summary.read == 1500 and summary.duplicates == 4  # ü,549 and ü,1299 are new
+    with usage.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert len(rows) == 1500
+    first: dict[str, list[str]] = {}
+    for row in rows:
+        assert first.setdefault(row[1], row) == row  # a repeat is its first row, cell for cell
+    assert rows[0][6] == 'Zoë "Z" Müller, Jr.' and rows[1][6] == "李 雷"
+    raw = [line for line in usage.read_bytes().split(b"\r\n") if b'"\xc3\xbc,49"' in line]
+    assert len(raw) == 2 and raw[0] == raw[1]  # the repeat's bytes are the first row's
+
+
+def test_fast_and_exact_csv_readers_agree(tmp_path: Path) -> None:
+    rows = [
+        ["r1", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "60"],
+        ["r2", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", " 7"],
+        ["r3", "outbound", "911", "2026-11-02T09:00:00-05:00", "", "007"],
+        ["r4", "outbound", "+12125551234", "2026-11-02T09:00:00.5+00:00", "A@contoso.com", ""],
+        ["", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "1"],
+        ["r6", "sideways", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "1"],
+        ["r7", "outbound", "12-34", "2026-11-02T09:00:00Z", "a@contoso.com", "1"],
+        ["r8", "outbound", "+12125551234", "2026-11-02T09:00:00", "a@contoso.com", "1"],
+        ["r9", "outbound", "+12125551234", "2 Nov 2026", "a@contoso.com", "1"],
+        ["r10", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "not a upn", "1"],
+        ["r11", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "-5"],
+        ["r12", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "1.5"],
+        ["r13", "outbound", "+12125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "٣"],
+        ["r14", "outbound", "", "2026-11-02T09:00:00Z", "a@contoso.com", "1"],
+        ["r15", "outbound", "+12125551234", "", "a@contoso.com", "1"],
+        ["r16", "outbound", "+１２125551234", "2026-11-02T09:00:00Z", "a@contoso.com", "1"],
+        ["r17", "outbound", "+12125551234", "2026-11-02T09:00:00Z"],
+    ]
+    header = ["id", "direction", "to", "start", "user", "duration"]
+    path = tmp_path / "calls.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(row)
+            writer.writerow([])  # blank lines are skipped, and counted as lines
+    stream = read_calls(path)
+    got = list(stream)
+    source = stream.source
+    expected: list[Call | BadRow] = []
+    for number, cells in enumerate(rows, 1):
+        line = 2 * number
+        if len(cells) != len(header):
+            expected.append(
+                BadRow(number, line, "(row)", "has 4 cells, the header has 6", ",".join(cells))
+            )
+            continue
+        try:
+            data = dict(zip(header, cells, strict=True))
+            expected.append(call_from_fields(data, where=Location(source, line), row=number))
+        except RowError as exc:
+            expected.append(BadRow(number, line, exc.field, exc.reason, ",".join(cells)))
+    assert got == expected
+    assert [type(item).__name__ for item in got[:4]] == ["Call"] * 4
+    second, third = got[1], got[2]
+    assert isinstance(second, Call) and second.duration == 7
+    assert isinstance(third, Call) and third.context == "user"
+
+
+def test_progress_ticks_report_the_share_of_the_file_read(
+    tmp_path: Path, engine: policy.Engine
+) -> None:
+    calls = tmp_path / "calls.csv"
+    with calls.open("w", encoding="utf-8") as handle:
+        handle.write("id,direction,user,to,start,duration\n")
+        for i in range(5000):
+            handle.write(f"x{i},outbound,alice@contoso.com,+12125551234,2026-11-02T09:00:00Z,6\n")
+    ticks: list[tuple[int, float | None]] = []
+    rate(engine, policy.Tenant.from_file(TENANT), calls, tmp_path / "o.csv",
+         tick=lambda n, f: ticks.append((n, f)))  # fmt: skip
+    assert [n for n, _ in ticks] == [1024, 2048, 3072, 4096, 5000]
+    fractions = [f for _, f in ticks if f is not None]
+    assert len(fractions) == len(ticks) and all(0 < f <= 1 for f in fractions)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
