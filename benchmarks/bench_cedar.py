@@ -31,6 +31,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from bench_engine import tenant_data
+
 import policy
 from policy.call import Call
 
@@ -162,22 +164,11 @@ def tenant_dict(users: int = 120) -> dict[str, Any]:
         out.append(
             {"upn": f"u{i}@contoso.com", "usage_location": LOCATIONS[i % 7], "licenses": licences}
         )
-    return {
-        "tenant": "bench",
-        "country": "US",
-        "currency": "USD",
-        "credits": {
-            "balance": "1000000.00",
-            "funding": "auto_recharge",
-            "recharge_below": "100.00",
-            "recharge_amount": "500.00",
-        },
-        "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin"]}],
-        "users": out,
-        "service_numbers": [
-            {"number": "+18005550100", "type": "toll_free", "used_by": "auto_attendant"}
-        ],
-    }
+    data = tenant_data(out)
+    data["service_numbers"] = [
+        {"number": "+18005550100", "type": "toll_free", "used_by": "auto_attendant"}
+    ]
+    return data
 
 
 def workload(n: int, seed: int = 5) -> tuple[dict[str, Any], list[Call]]:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import policy
 import policy.numbers
@@ -41,6 +42,23 @@ DESTINATIONS = [
 ]
 
 
+def tenant_data(users: list[dict[str, Any]]) -> dict[str, Any]:
+    """A well-funded US tenant on auto-recharge with these users (shared by the benchmarks)."""
+    return {
+        "tenant": "bench",
+        "country": "US",
+        "currency": "USD",
+        "credits": {
+            "balance": "1000000.00",
+            "funding": "auto_recharge",
+            "recharge_below": "100.00",
+            "recharge_amount": "500.00",
+        },
+        "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin"]}],
+        "users": users,
+    }
+
+
 def tenant() -> policy.Tenant:
     users = []
     plans = [
@@ -62,21 +80,7 @@ def tenant() -> policy.Tenant:
                 ],
             }
         )
-    return policy.Tenant.from_dict(
-        {
-            "tenant": "bench",
-            "country": "US",
-            "currency": "USD",
-            "credits": {
-                "balance": "1000000.00",
-                "funding": "auto_recharge",
-                "recharge_below": "100.00",
-                "recharge_amount": "500.00",
-            },
-            "admins": [{"email": "ann@contoso.com", "roles": ["billing_admin"]}],
-            "users": users,
-        }
-    )
+    return policy.Tenant.from_dict(tenant_data(users))
 
 
 def calls(n: int, rng: random.Random, distinct: int) -> list[Call]:

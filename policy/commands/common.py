@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from ..errors import Finding
 
-__all__ = ["paint", "print_findings", "use_color"]
+__all__ = ["add_call_options", "paint", "print_findings", "use_color"]
 
 
 def use_color(stream: TextIO) -> bool:
@@ -28,3 +28,15 @@ def print_findings(findings: Sequence[Finding], stream: TextIO) -> None:
         else:
             text = text.replace(": warning: ", ": " + paint("warning", "33;1", stream) + ": ", 1)
         stream.write(text + "\n")
+
+
+def add_call_options(parser: Any, *, calls_metavar: str, calls_help: str) -> None:
+    """The options every call-deciding command shares: tenant, calls, rules, rates."""
+    parser.add_argument("--tenant", required=True, metavar="T.yaml")
+    parser.add_argument("--calls", required=True, metavar=calls_metavar, help=calls_help)
+    parser.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
+    parser.add_argument(
+        "--rates",
+        metavar="R.csv",
+        help="rate card (default: rates.csv beside the rules, else the bundled card)",
+    )

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EXIT_OK
+from .common import add_call_options
 
 if TYPE_CHECKING:
     from ..explain import Explanation
@@ -23,18 +24,8 @@ def register(commands: Any) -> None:
         "print one decision per call (JSON Lines). Exit 0 decided (denials are decisions), "
         "1 bad input, 2 usage.",
     )
-    ev.add_argument("--tenant", required=True, metavar="T.yaml")
-    ev.add_argument(
-        "--calls",
-        required=True,
-        metavar="C.yaml",
-        help="a YAML/JSON list of calls, or JSON Lines (.jsonl)",
-    )
-    ev.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
-    ev.add_argument(
-        "--rates",
-        metavar="R.csv",
-        help="rate card (default: rates.csv beside the rules, else the bundled card)",
+    add_call_options(
+        ev, calls_metavar="C.yaml", calls_help="a YAML/JSON list of calls, or JSON Lines (.jsonl)"
     )
     ev.add_argument(
         "--explain",

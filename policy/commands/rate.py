@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK, UsageError
+from .common import add_call_options
 
 NAME = "rate"
 
@@ -23,18 +24,10 @@ def register(commands: Any) -> None:
         "one decision per line. Calls: CSV (SPEC columns, or a PSTN usage report), JSON "
         "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage.",
     )
-    rate.add_argument("--tenant", required=True, metavar="T.yaml")
-    rate.add_argument(
-        "--calls",
-        required=True,
-        metavar="FILE",
-        help="calls: .csv (SPEC columns or a PSTN usage report), .jsonl, .yaml, .json",
-    )
-    rate.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
-    rate.add_argument(
-        "--rates",
-        metavar="R.csv",
-        help="rate card (default: rates.csv beside the rules, else the bundled card)",
+    add_call_options(
+        rate,
+        calls_metavar="FILE",
+        calls_help="calls: .csv (SPEC columns or a PSTN usage report), .jsonl, .yaml, .json",
     )
     rate.add_argument("--out", required=True, metavar="OUT", help="output: .csv, .xlsx or .jsonl")
     rate.add_argument(
