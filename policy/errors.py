@@ -11,6 +11,7 @@ Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -32,9 +33,11 @@ EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A place in a file. ``line`` and ``column`` are 1-based; 0 means unknown."""
+class Location(NamedTuple):
+    """A place in a file. ``line`` and ``column`` are 1-based; 0 means unknown.
+
+    A named tuple: readers make one per record, and a tuple is built three times faster
+    than a frozen dataclass."""
 
     file: str
     line: int = 0

@@ -340,7 +340,7 @@ class Ledger:
     def authorize(self, call: Call | Mapping[str, Any]) -> Decision:
         """Decide whether the call may start and for how long (``max_duration``), from the
         live state. Changes nothing."""
-        call = dataclasses.replace(_as_call(call), duration=None)
+        call = _as_call(call).replace(duration=None)
         now = self.clock()
         with self._tx(write=False) as conn:
             row = self._tenant_row(conn, lock=False)
