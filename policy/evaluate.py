@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ __all__ = ["Engine"]
 ENGINE = "(engine)"
 _EMPTY: frozenset[str] = frozenset()
 _MAX_ROUTES = 200_000
+_new = tuple.__new__  # builds a Decision from its fields in order, without keywords
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,10 @@ class Route:
     pool: str | None = None  # pool name (resolved per user)
     payer: str | None = None  # credits payer: user | organizer | tenant
     payer_licensed: bool = True
+    reason: str = field(init=False, repr=False, compare=False)  # a free call's reason
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", self.sentence + ".")
 
 
 class Engine:
@@ -397,16 +402,28 @@ class Engine:
         if kind == "deny":
             assert route.denial is not None
             return self._denied(call, b, state, route, route.denial)
-        if kind in ("free", "included"):
-            return self._decision(
-                call,
-                b,
-                state,
-                route,
-                route.paid_by,
-                cost=self._zero,
-                seconds=call.duration,
-                max_duration=None,
+        duration = call.duration
+        if kind == "free" or kind == "included":
+            return _new(
+                Decision,
+                (
+                    call.id,
+                    True,
+                    route.scenario,
+                    route.paid_by,
+                    route.reason,
+                    b.tenant.currency,
+                    None,
+                    None,
+                    duration,
+                    None if duration is None else self._zero,
+                    None,
+                    duration is None,
+                    state.balance,
+                    (),
+                    (),
+                    route.trace,
+                ),
             )
         settle = _Settlement(self, call, b, state, route, number, origin)
         if kind == "pool":
@@ -414,13 +431,17 @@ class Engine:
             decision = settle.pay_pool(ref)
         else:
             decision = settle.pay_credits()
-        if call.duration is None:
+        if duration is None:
             # An authorization changes nothing: a recharge it would trigger first counts
             # towards max_duration, but it reports no events and the balance as it is.
             if decision.events:
                 decision = decision._replace(events=(), notify=(), balance_after=state.balance)
         elif commit:
-            settle.commit()
+            state.balance = settle.balance
+            state.failing = settle.failing
+            if settle.pool_use is not None:
+                key, minutes = settle.pool_use
+                state.add(key, call.month, minutes)
         return decision
 
     def _pool_ref(self, b: Binding, route: Route, user: BoundUser | None) -> PoolRef | None:
@@ -447,22 +468,27 @@ class Engine:
         events: tuple[Event, ...] = (),
         balance: Decimal | None = None,
     ) -> Decision:
-        return Decision(
-            call=call.id,
-            permitted=False,
-            scenario=route.scenario,
-            paid_by="none",
-            reason=reason or self.policy.denial_sentence(code),
-            currency=b.tenant.currency,
-            denial=code,
-            billable_seconds=None if call.duration is None else 0,
-            cost=None if call.duration is None else self._zero,
-            max_duration=0,
-            authorization=call.duration is None,
-            balance_after=balance if balance is not None else state.balance,
-            events=events,
-            notify=self._notices(b, events),
-            trace=route.trace,
+        authorization = call.duration is None
+        return _new(
+            Decision,
+            (
+                call.id,
+                False,
+                route.scenario,
+                "none",
+                reason or self.policy.denial_sentence(code),
+                b.tenant.currency,
+                None,
+                code,
+                None if authorization else 0,
+                None if authorization else self._zero,
+                0,
+                authorization,
+                balance if balance is not None else state.balance,
+                events,
+                self._notices(b, events) if events else (),
+                route.trace,
+            ),
         )
 
     def _decision(
@@ -472,31 +498,35 @@ class Engine:
         state: State,
         route: Route,
         paid_by: str,
-        *,
         cost: Decimal,
         seconds: int | None,
         max_duration: int | None,
-        pool: str | None = None,
-        balance: Decimal | None = None,
-        events: tuple[Event, ...] = (),
-        detail: str = "",
+        pool: str | None,
+        balance: Decimal | None,
+        events: tuple[Event, ...],
+        detail: str,
     ) -> Decision:
-        return Decision(
-            call=call.id,
-            permitted=True,
-            scenario=route.scenario,
-            paid_by=paid_by,
-            reason=route.sentence + (f": {detail}" if detail else "."),
-            currency=b.tenant.currency,
-            pool=pool,
-            billable_seconds=seconds,
-            cost=None if seconds is None else cost,
-            max_duration=max_duration,
-            authorization=call.duration is None,
-            balance_after=balance if balance is not None else state.balance,
-            events=events,
-            notify=self._notices(b, events),
-            trace=route.trace,
+        """A permitted call's decision (positional arguments: this runs on every call)."""
+        return _new(
+            Decision,
+            (
+                call.id,
+                True,
+                route.scenario,
+                paid_by,
+                f"{route.sentence}: {detail}",
+                b.tenant.currency,
+                pool,
+                None,
+                seconds,
+                None if seconds is None else cost,
+                max_duration,
+                call.duration is None,
+                balance if balance is not None else state.balance,
+                events,
+                self._notices(b, events) if events else (),
+                route.trace,
+            ),
         )
 
     @staticmethod
@@ -509,7 +539,26 @@ class Engine:
 
 
 class _Settlement:
-    """The money side of one call: pools, credits, recharges — computed, then committed."""
+    """The money side of one call: pools, credits, recharges — computed here, committed
+    by :meth:`Engine._settle` (``balance``, ``failing``, ``pool_use``)."""
+
+    __slots__ = (
+        "attempted",
+        "b",
+        "balance",
+        "call",
+        "card",
+        "credits",
+        "engine",
+        "events",
+        "failing",
+        "number",
+        "origin",
+        "pool_use",
+        "route",
+        "state",
+        "trigger",
+    )
 
     def __init__(
         self,
@@ -529,14 +578,21 @@ class _Settlement:
         self.number = number
         self.origin = origin
         self.card = engine.ratecard
-        self.month = call.month
         credits = b.tenant.credits
         self.credits = credits
+        # The auto-recharge trigger (None: no auto-recharge).
+        self.trigger = (
+            credits.recharge_below if credits is not None and credits.auto_recharge else None
+        )
         self.balance = state.balance
         self.failing = state.failing
         self.attempted = False
         self.events: list[Event] = []
         self.pool_use: tuple[str, int] | None = None
+
+    def _events(self) -> tuple[Event, ...]:
+        events = self.events
+        return tuple(events) if events else ()
 
     # -- credits mechanics
     def _recharge(self) -> None:
@@ -554,42 +610,40 @@ class _Settlement:
                 Event("recharge_failed", amount=credits.recharge_amount, reason=credits.payment)
             )
 
-    def _below_trigger(self) -> bool:
-        credits = self.credits
-        return (
-            credits is not None
-            and credits.auto_recharge
-            and credits.recharge_below is not None
-            and self.balance is not None
-            and self.balance < credits.recharge_below
-        )
-
     def credit_denial(self) -> str | None:
         """Why credits cannot be drawn for this call (SPEC precedence), or None."""
         if not self.route.payer_licensed:
             return "no_credits_license"
-        if self.credits is None or self.balance is None:
+        balance = self.balance
+        if self.credits is None or balance is None:
             return "credits_not_set_up"
-        if self._below_trigger() and not self.attempted:
+        trigger = self.trigger
+        if trigger is not None and balance < trigger and not self.attempted:
             self._recharge()
-        if self.balance <= 0:
+            balance = self.balance
+            assert balance is not None
+        if balance <= 0:
             return "balance_exhausted"
         return None
 
     def _debit(self, cost: Decimal) -> None:
         assert self.balance is not None
-        self.balance -= cost
-        if self._below_trigger() and not self.attempted:
+        balance = self.balance - cost
+        self.balance = balance
+        trigger = self.trigger
+        if trigger is not None and balance < trigger and not self.attempted:
             self._recharge()
-        if self.balance <= 0:
-            self.events.append(Event("balance_zero", amount=self.balance))
+            balance = self.balance
+        if balance <= 0:
+            self.events.append(Event("balance_zero", amount=balance))
 
     def _price(
-        self, duration: int, *, from_second: int = 0, connect_fee: bool = True
+        self, duration: int, from_second: int = 0, connect_fee: bool = True
     ) -> Decimal | None:
+        number = self.number
         return self.card.price(
-            self.number.digits,
-            self.number.number_type,
+            number.digits,
+            number.number_type,
             self.origin,
             self.call.start,
             duration,
@@ -617,13 +671,14 @@ class _Settlement:
     # -- outcomes
     def pay_credits(self, *, via_pool: bool = False) -> Decision:
         engine, call = self.engine, self.call
+        duration = call.duration
         denial = self.credit_denial()
         cost: Decimal | None = None
         if denial is None:
-            if call.duration is None:
+            if duration is None:
                 denial = None if self._covers() else "no_rate"
             else:
-                cost = self._price(call.duration)
+                cost = self._price(duration)
                 denial = None if cost is not None else "no_rate"
         if denial is not None:
             if via_pool:
@@ -634,22 +689,24 @@ class _Settlement:
                 self.state,
                 self.route,
                 denial,
-                events=tuple(self.events),
+                events=self._events(),
                 balance=self.balance,
             )
-        if call.duration is None:
+        currency = self.b.tenant.currency
+        if duration is None:
             return engine._decision(
                 call,
                 self.b,
                 self.state,
                 self.route,
                 "credits",
-                cost=engine._zero,
-                seconds=None,
-                max_duration=self._max(),
-                balance=self.balance,
-                events=tuple(self.events),
-                detail="paid from credits.",
+                engine._zero,
+                None,
+                self._max(),
+                None,
+                self.balance,
+                self._events(),
+                "paid from credits.",
             )
         assert cost is not None
         self._debit(cost)
@@ -659,25 +716,27 @@ class _Settlement:
             self.state,
             self.route,
             "credits",
-            cost=cost,
-            seconds=call.duration,
-            max_duration=None,
-            balance=self.balance,
-            events=tuple(self.events),
-            detail=f"{cost} {self.b.tenant.currency} from credits.",
+            cost,
+            duration,
+            None,
+            None,
+            self.balance,
+            self._events(),
+            f"{cost} {currency} from credits.",
         )
 
     def pay_pool(self, ref: PoolRef | None) -> Decision:
         engine, call, route = self.engine, self.call, self.route
         size = ref.size if ref else 0
-        used = self.state.used(ref.key, self.month) if ref else 0
+        used = self.state.used(ref.key, call.month) if ref else 0
         left = max(size - used, 0)
         if ref is None or left == 0:
             if route.payer is None:
                 return engine._denied(call, self.b, self.state, route, "pool_exhausted")
             return self.pay_credits(via_pool=ref is not None)
         pool_seconds = left * 60
-        if call.duration is None:
+        duration = call.duration
+        if duration is None:
             limit: int | None = pool_seconds
             if route.payer is not None and self.credit_denial() is None and self._covers():
                 tail = self._max(from_second=pool_seconds, connect_fee=False)
@@ -688,17 +747,17 @@ class _Settlement:
                 self.state,
                 route,
                 ref.paid_by,
-                cost=engine._zero,
-                seconds=None,
-                max_duration=limit,
-                pool=ref.key,
-                balance=self.balance,
-                events=tuple(self.events),
-                detail=f"{left} minutes left in pool {ref.key}.",
+                engine._zero,
+                None,
+                limit,
+                ref.key,
+                self.balance,
+                self._events(),
+                f"{left} minutes left in pool {ref.key}.",
             )
-        minutes = -(-call.duration // 60)
+        minutes = -(-duration // 60)
         cost = engine._zero
-        seconds = call.duration
+        seconds = duration
         if minutes <= left:
             take = minutes
             detail = f"{minutes} min from pool {ref.key}."
@@ -706,7 +765,7 @@ class _Settlement:
             take = left
             tail_cost = None
             if route.payer is not None and self.credit_denial() is None:
-                tail_cost = self._price(call.duration, from_second=pool_seconds, connect_fee=False)
+                tail_cost = self._price(duration, pool_seconds, False)
             if tail_cost is not None:
                 cost = tail_cost
                 self._debit(cost)
@@ -724,13 +783,13 @@ class _Settlement:
             self.state,
             route,
             ref.paid_by,
-            cost=cost,
-            seconds=seconds,
-            max_duration=None,
-            pool=ref.key,
-            balance=self.balance,
-            events=tuple(self.events),
-            detail=detail,
+            cost,
+            seconds,
+            None,
+            ref.key,
+            self.balance,
+            self._events(),
+            detail,
         )
 
     def _use_pool(self, ref: PoolRef, used: int, take: int) -> None:
@@ -740,14 +799,6 @@ class _Settlement:
             threshold = ref.size * percent
             if used * 100 < threshold <= after * 100:
                 self.events.append(Event("pool_threshold", pool=ref.key, percent=percent))
-
-    def commit(self) -> None:
-        state = self.state
-        state.balance = self.balance
-        state.failing = self.failing
-        if self.pool_use is not None:
-            key, minutes = self.pool_use
-            state.add(key, self.month, minutes)
 
 
 def _as_call(call: Call | Mapping[str, Any]) -> Call:
