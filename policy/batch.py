@@ -210,7 +210,7 @@ def rate(
     stream = read_calls(calls)  # opens the file: a missing input fails before any output
     writer: Writer = open_writer(out, builder)
     bad_rows = RejectsWriter(Path(rejects)) if rejects is not None else None
-    decide = engine.decide
+    decide = engine.decide_observed
     write = writer.write
     repeat = writer.repeat
     seen_get, seen_add = seen.get, seen.add
@@ -242,11 +242,11 @@ def rate(
                 if repeated:
                     continue
             try:
-                decision = decide(call, tenant, state)
+                decision, seen_facts = decide(call, tenant, state)
             except EvaluationError as exc:  # an impossible number: a malformed row
                 _reject(_bad_number(call, exc), source, bad_rows, summary)
                 continue
-            locator = write(call, decision)
+            locator = write(call, decision, seen_facts)
             if decision.permitted:
                 seen_add(call_id, locator << 1 | 1)
                 permitted_n += 1

@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import ast
 from .binding import Binding, BoundUser, PoolRef, State
@@ -51,6 +51,18 @@ class Route:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "reason", self.sentence + ".")
+
+
+class Observation(NamedTuple):
+    """What the engine observed of a call before the rules: where the caller is, the
+    number dialled, the calling number, and whether both share a country calling code.
+    Writers reuse it (``Engine.decide_observed``) instead of classifying numbers again."""
+
+    region: str  # the caller's usage location (else the tenant's country)
+    number: NumberInfo  # the number dialled
+    origin: NumberInfo | None  # the calling number, when the call gives one
+    origin_country: str | None  # its country; for outbound calls without one, ``region``
+    shares: bool  # caller and number share a country calling code (or a short code)
 
 
 class Engine:
@@ -93,7 +105,7 @@ class Engine:
     def evaluate(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Decision:
         """Decide one call against the tenant as it is. Pure: nothing is changed."""
         binding = self.bind(tenant)
-        return self._decide(_as_call(call), binding, binding.initial, commit=False)
+        return self._decide(_as_call(call), binding, binding.initial, commit=False)[0]
 
     def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
         """Decide calls in order against an in-memory copy of the tenant (SPEC Evaluation):
@@ -109,7 +121,7 @@ class Engine:
             if earlier is not None:
                 yield earlier
                 continue
-            decision = self._decide(call, binding, state, commit=True)
+            decision = self._decide(call, binding, state, commit=True)[0]
             seen[call.id] = decision
             yield decision
 
@@ -187,7 +199,9 @@ class Engine:
                 str(exc), location=call.where, path=call.field_path(field)
             ) from None
 
-    def _decide(self, call: Call, b: Binding, state: State, *, commit: bool) -> Decision:
+    def _decide(
+        self, call: Call, b: Binding, state: State, *, commit: bool
+    ) -> tuple[Decision, Observation | None]:
         policy = self.policy
         tenant = b.tenant
         user: BoundUser | None = None
@@ -201,8 +215,9 @@ class Engine:
         # Emergency calls are always connected (SPEC), even for an unknown caller: the
         # short code is then judged in the tenant's country.
         if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
-            return self._engine_denial(call, b, state, "unknown_user", unknown)
-        region, number, origin_country, shares = self._observe(call, b, user)
+            return self._engine_denial(call, b, state, "unknown_user", unknown), None
+        seen = self._observe(call, b, user)
+        region, number, _, origin_country, shares = seen
         licences = user.licences if user is not None else _EMPTY
         plan = user.plan if user is not None else None
         service = call.to in b.service_numbers
@@ -229,15 +244,15 @@ class Engine:
             if len(self._routes) >= _MAX_ROUTES:
                 self._routes.clear()
             self._routes[key] = route
-        return self._settle(call, b, state, route, user, number, origin_country, commit=commit)
+        decision = self._settle(call, b, state, route, user, number, origin_country, commit=commit)
+        return decision, seen
 
-    def _observe(
-        self, call: Call, b: Binding, user: BoundUser | None
-    ) -> tuple[str, NumberInfo, str | None, bool]:
+    def _observe(self, call: Call, b: Binding, user: BoundUser | None) -> Observation:
         """Where the caller is, what was dialled, where the call comes from, and whether
         caller and number share a country calling code."""
         region = user.location if user is not None else b.tenant.country
         number = self._number(call, "to", call.to, region)
+        origin: NumberInfo | None = None
         if call.from_:
             origin = self._number(call, "from", call.from_, region)
             origin_country: str | None = origin.country
@@ -248,7 +263,7 @@ class Engine:
         else:
             origin_country, origin_code = None, 0
         shares = number.short_code or number.calling_code == origin_code
-        return region, number, origin_country, shares
+        return _new(Observation, (region, number, origin, origin_country, shares))
 
     def _facts(
         self,
@@ -290,7 +305,7 @@ class Engine:
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
-        region, number, origin_country, shares = self._observe(call, b, user)
+        region, number, _, origin_country, shares = self._observe(call, b, user)
         facts = self._facts(call, b, state, user, region, number, origin_country, shares)
         return facts, self._route(facts, user)
 
@@ -299,6 +314,14 @@ class Engine:
         episode). For stateful callers such as a ledger; ``state`` comes from
         ``engine.bind(tenant).initial.copy()`` or is rebuilt from storage."""
         call = _as_call(call)
+        state.begin(call.month)
+        return self._decide(call, self.bind(tenant), state, commit=True)[0]
+
+    def decide_observed(
+        self, call: Call, tenant: Tenant, state: State
+    ) -> tuple[Decision, Observation | None]:
+        """:meth:`decide`, and what the engine observed of the call (None when it was
+        refused before its numbers were looked at: an unknown user)."""
         state.begin(call.month)
         return self._decide(call, self.bind(tenant), state, commit=True)
 
@@ -807,4 +830,4 @@ def _as_call(call: Call | Mapping[str, Any]) -> Call:
     return Call.from_dict(call)
 
 
-__all__ += ["EvaluationError", "Route"]
+__all__ += ["EvaluationError", "Observation", "Route"]

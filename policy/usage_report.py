@@ -37,7 +37,7 @@ from typing import Any
 from .call import Call
 from .cdr import usage_call_type
 from .decision import Decision
-from .evaluate import Engine
+from .evaluate import Engine, Observation
 from .numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from .tenant import Tenant
 
@@ -287,10 +287,11 @@ class RowBuilder:
             d.billable_seconds,
         )
 
-    def csv_line(self, call: Call, d: Decision) -> str:
+    def csv_line(self, call: Call, d: Decision, seen: Observation | None = None) -> str:
         """The row as one CSV line (CRLF-terminated), exactly as the csv module writes
         ``format_csv_cells(self.row(call, d))`` — built from cached per-user and
-        per-number fragments, with the date part of the times cached by day."""
+        per-number fragments, with the date part of the times cached by day. ``seen``
+        (from :meth:`Engine.decide_observed`) spares classifying the numbers again."""
         (
             _call_id,
             permitted,
@@ -311,29 +312,32 @@ class RowBuilder:
         if entry is None:
             entry = self._user_row(upn)
         user, region, _, _, _, user_text = entry
-        info = self._numbers.get((call.to, region, call.from_, call.direction))
-        if info is None:
-            info = self._number_row(call, region)
+        if seen is None:
+            info = self._numbers.get((call.to, region, call.from_, call.direction))
+            if info is None:
+                info = self._number_row(call, region)
+        else:
+            info = self._number_fragments(call, region, seen.number, seen.origin)
         number, origin, _, _, _, from_text, number_text = info
         start = call.start
         if start.tzinfo is not _UTC:
             start = start.astimezone(_UTC)
-        if start.microsecond:
-            start_text = _utc_text(start)
-        else:
-            prefix = self._days.get(start.toordinal())
-            if prefix is None:
-                start_text = self._time_text(start)
-            else:
-                start_text = (
-                    prefix + _HOUR_MINUTE[start.hour * 60 + start.minute] + _SECOND_Z[start.second]
-                )
         duration = call.duration
-        if duration is None:
-            end_text = ""
+        prefix = self._days.get(start.toordinal()) if not start.microsecond else None
+        if prefix is None:
+            start_text = self._time_text(start)
+            end_text = "" if duration is None else self._end_text(start, duration)
         else:
-            span = self._spans.get(duration)
-            end_text = self._time_text(start + (span or self._span(duration)))
+            minute = start.hour * 60 + start.minute
+            start_text = prefix + _HOUR_MINUTE[minute] + _SECOND_Z[start.second]
+            if duration is None:
+                end_text = ""
+            else:
+                end = minute * 60 + start.second + duration  # seconds into the start's day
+                if end < 86_400:
+                    end_text = prefix + _HOUR_MINUTE[end // 60] + _SECOND_Z[end % 60]
+                else:
+                    end_text = self._end_text(start, duration)
         zero = self.zero
         if paid_by == "credits":
             capability: str | None = CREDITS
@@ -370,6 +374,10 @@ class RowBuilder:
             f"{'' if billable is None else billable}\r\n"
         )
 
+    def _end_text(self, start: datetime, duration: int) -> str:
+        span = self._spans.get(duration)
+        return self._time_text(start + (span or self._span(duration)))
+
     def _word(self, key: Any) -> str:
         """CSV text of a word (scenario, currency), of ``(permitted, paid_by, pool,
         denial)``, or of ``(Number Type, Domestic/International, Destination Dialed)``
@@ -390,8 +398,15 @@ class RowBuilder:
         to, from_ = call.to, call.from_
         number = _classify(to, region)
         origin = _classify(from_, region) if from_ else None
+        return self._number_fragments(call, region, number, origin)
+
+    def _number_fragments(
+        self, call: Call, region: str, number: NumberInfo | None, origin: NumberInfo | None
+    ) -> _NumberRow:
+        to, from_ = call.to, call.from_
+        from_text = "" if from_ is None else _csv(from_)
         if number is None:
-            return (None, origin, None, None, None, _csv(from_), f",,,{_csv(to)}")
+            return (None, origin, None, None, None, from_text, f",,,{_csv(to)}")
         kind = self._kind(call, number, origin, region)
         number_type, country = number.number_type, number.country
         words = self._words
@@ -399,7 +414,7 @@ class RowBuilder:
         if head is None:
             head = self._word((number_type, kind, country))
         text = head + (to if _QUOTE(to) is None else _quoted(to))
-        return (number, origin, number_type, kind, country, _csv(from_), text)
+        return (number, origin, number_type, kind, country, from_text, text)
 
     def _kind(self, call: Call, number: NumberInfo, origin: NumberInfo | None, region: str) -> str:
         if number.country == NON_GEOGRAPHIC:

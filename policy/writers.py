@@ -25,6 +25,7 @@ from typing import IO, Any
 from .call import Call
 from .decision import Decision
 from .errors import InputError, Location, UsageError
+from .evaluate import Observation
 from .usage_report import (
     BOOL_COLUMNS,
     DATETIME_COLUMNS,
@@ -58,7 +59,8 @@ class Writer:
         self.handle, self.temp = _temp_beside(path)
         self.rows = 0
 
-    def write(self, call: Call, decision: Decision) -> int:
+    def write(self, call: Call, decision: Decision, seen: Observation | None = None) -> int:
+        """Write one row; ``seen`` is what the engine observed of the call, if known."""
         raise NotImplementedError
 
     def repeat(self, locator: int, call_id: str) -> bool:
@@ -114,9 +116,9 @@ class CsvWriter(Writer):
             self.handle.write("".join(lines).encode("utf-8"))
             lines.clear()
 
-    def write(self, call: Call, decision: Decision) -> int:
+    def write(self, call: Call, decision: Decision, seen: Observation | None = None) -> int:
         lines = self.lines
-        line = self.builder.csv_line(call, decision)
+        line = self.builder.csv_line(call, decision, seen)
         lines.append(line)
         size = len(line) if line.isascii() else len(line.encode("utf-8"))
         start = self.pos
@@ -155,7 +157,7 @@ class JsonlWriter(Writer):
         super().__init__(path)
         self.pos = 0
 
-    def write(self, call: Call, decision: Decision) -> int:
+    def write(self, call: Call, decision: Decision, seen: Observation | None = None) -> int:
         data = (json.dumps(decision.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
         self.handle.write(data)
         start = self.pos
@@ -238,7 +240,7 @@ class XlsxWriter(Writer):
         sheet.append(cells)
         self.rows += 1
 
-    def write(self, call: Call, decision: Decision) -> int:
+    def write(self, call: Call, decision: Decision, seen: Observation | None = None) -> int:
         row = self.builder.row(call, decision)
         self._append(row)
         data = pickle.dumps(row, protocol=pickle.HIGHEST_PROTOCOL)
