@@ -75,6 +75,7 @@ class Engine:
         self._bindings: weakref.WeakKeyDictionary[Tenant, Binding] = weakref.WeakKeyDictionary()
         self._last: tuple[Tenant, Binding] | None = None  # the tenant bound most recently
         self._zero = Decimal(0).scaleb(-ratecard.rounding.decimals)  # "0.00" in the card's places
+        self._sentences: dict[str, str] = {}  # denial code → its sentence
 
     # ---- public API ---------------------------------------------------------------
 
@@ -251,7 +252,10 @@ class Engine:
         """Where the caller is, what was dialled, where the call comes from, and whether
         caller and number share a country calling code."""
         region = user.location if user is not None else b.tenant.country
-        number = self._number(call, "to", call.to, region)
+        try:
+            number = classify(call.to, region)
+        except BadNumber:
+            number = self._number(call, "to", call.to, region)  # raises, located
         origin: NumberInfo | None = None
         if call.from_:
             origin = self._number(call, "from", call.from_, region)
@@ -499,7 +503,7 @@ class Engine:
                 False,
                 route.scenario,
                 "none",
-                reason or self.policy.denial_sentence(code),
+                reason or self._sentences.get(code) or self._sentence(code),
                 b.tenant.currency,
                 None,
                 code,
@@ -551,6 +555,10 @@ class Engine:
                 route.trace,
             ),
         )
+
+    def _sentence(self, code: str) -> str:
+        sentence = self._sentences[code] = self.policy.denial_sentence(code)
+        return sentence
 
     @staticmethod
     def _notices(b: Binding, events: tuple[Event, ...]) -> tuple[Notice, ...]:
