@@ -344,7 +344,8 @@ class TariffTable:
         self, digits: str, number_type: str, origin: str | None, start: datetime
     ) -> Tariff | None:
         """The tariff in force at ``start`` for this number, or None (for traces)."""
-        route = self._route(digits, number_type, origin)
+        key = (digits, number_type, origin)
+        route = self._cache.get(key) or self._lookup(key)  # a _Route is always truthy
         if route.const is not None:
             return route.const.tariff
         plan = route.select(start.weekday(), _second_of_day(start))
@@ -352,7 +353,8 @@ class TariffTable:
 
     def covers(self, digits: str, number_type: str, origin: str | None, start: datetime) -> bool:
         """True if some tariff prices a call to ``digits`` starting at ``start``."""
-        route = self._route(digits, number_type, origin)
+        key = (digits, number_type, origin)
+        route = self._cache.get(key) or self._lookup(key)
         if route.const is not None:
             return True
         return route.select(start.weekday(), _second_of_day(start)) is not None
