@@ -26,6 +26,7 @@ import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta, timezone
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,39 @@ def floor(src: Path, dst: Path) -> float:
     return time.perf_counter() - t0
 
 
+def minimal(src: Path, dst: Path) -> float:
+    """The least any rating of these rows must do, with no engine at all: parse each row's
+    time and duration, one dict probe for its number, a stable hashed id, and a line of
+    the report's 27 columns written in batches. What rating costs above this is the
+    engine's work (classifying numbers, choosing the route, pools, credits, prices)."""
+    t0 = time.perf_counter()
+    key = blake2b(digest_size=16, key=b"bench")
+    classes: dict[str, tuple[str, str, str]] = {}
+    with src.open(newline="", encoding="utf-8") as fin, dst.open("w", newline="") as fout:
+        rows = csv.reader(fin)
+        next(rows)
+        lines: list[str] = []
+        for call_id, _direction, context, user, caller, to, start, duration in rows:
+            seconds = int(duration)
+            when = datetime.fromisoformat(start)
+            kind = classes.get(to[:5])
+            if kind is None:
+                kind = classes[to[:5]] = ("fixed_line", "International", "US")
+            h = key.copy()
+            h.update(call_id.encode())
+            x = h.hexdigest()
+            lines.append(
+                f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]},{call_id},,{user},,{caller},"
+                f"{context},{kind[0]},{kind[1]},{kind[2]},{to},{start},{when.hour},{seconds},"
+                f"0.00,0.00,USD,MCOPSTN1,true,plan,pool,,100.00,scenario,{seconds}\r\n"
+            )
+            if len(lines) >= 512:
+                fout.write("".join(lines))
+                lines.clear()
+        fout.write("".join(lines))
+    return time.perf_counter() - t0
+
+
 def _rate_child(calls: Path, out: Path, warm: int) -> dict[str, Any]:
     """Rate ``calls`` in this (fresh) process: its peak RSS is the rating's alone. Then,
     with ``warm`` > 0, rate the first ``warm`` calls again: their numbers are classified
@@ -195,6 +229,7 @@ def measure_batch(
     )
     result.update(json.loads(child.stdout))
     result["floor_s"] = min(floor(calls, copy) for _ in range(2))
+    result["minimal_s"] = min(minimal(calls, copy) for _ in range(2))
     if sample:
         sample = min(n, sample)
         small = _head(calls, sample, folder / "sample.csv")
@@ -234,6 +269,7 @@ def main() -> None:
     print(f"rate: {r['rate_s']:.1f} s · {n / r['rate_s']:,.0f} calls/s")
     print(f"floor (csv read + write only): {r['floor_s']:.1f} s · {n / r['floor_s']:,.0f} rows/s")
     print(f"ratio to the floor: {r['rate_s'] / r['floor_s']:.1f}× (target ≤ 3×)")
+    print(f"minimal pipeline (no engine): {r['minimal_s'] / r['floor_s']:.1f}× the floor")
     print(f"peak RSS of the rating process: {r['rss_peak_mb']:,.0f} MB (after loading the rules"
           f" {r['rss_before_mb']:,.0f} MB; target ≤ 150 MB)")  # fmt: skip
     warm_us = r["warm_s"] / r["warm_n"] * 1e6

@@ -266,6 +266,11 @@ def section_batch(quick: bool) -> list[Row]:
         row("csv-module floor (read + write the same rows)", f"{n / r['floor_s']:,.0f} rows/s"),
         row("batch rating ÷ floor", f"{ratio:.1f}×", target="≤ 3×", met=ratio <= 3),
         row(
+            "minimal pipeline, no engine ÷ floor",
+            f"{r['minimal_s'] / r['floor_s']:.1f}×",
+            note="parse time and duration, one dict probe, a hashed id, a 27-column line",
+        ),
+        row(
             "batch rating, peak RSS of the process",
             f"{r['rss_peak_mb']:,.0f} MB",
             target="≤ 150 MB",
