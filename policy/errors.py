@@ -10,7 +10,13 @@ Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
+
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -32,7 +38,7 @@ EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Location:
     """A place in a file. ``line`` and ``column`` are 1-based; 0 means unknown."""
 
@@ -49,7 +55,7 @@ class Location:
         return text
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     """One reported problem (or warning) with its place and an optional hint."""
 
@@ -60,7 +66,7 @@ class Finding:
     source_line: str | None = None
     hint: str | None = None
     code: str = "error"  # a stable category, e.g. "syntax", "unknown-name", "schema"
-    related: tuple[Location, ...] = field(default=())
+    related: tuple[Location, ...] = ()
 
     @property
     def is_error(self) -> bool:

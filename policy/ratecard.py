@@ -33,14 +33,18 @@ import io
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy.errors import InputError, Location, SchemaError
 from policy.rating import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from policy.records import record
 
 __all__ = [
     "COLUMNS",
@@ -240,7 +244,7 @@ def _check_header(cells: list[str], source: str, line: int) -> list[str]:
 # -- cells -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Row:
     line: int
     prefix: str

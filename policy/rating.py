@@ -48,11 +48,16 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Context, Decimal
+from typing import TYPE_CHECKING
 
 from policy.vocabulary import NUMBER_TYPES
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from policy.records import record
 
 __all__ = [
     "NUMBER_TYPES",
@@ -75,7 +80,7 @@ _FOREVER = 1 << 62  # "until" of a tariff's last tier
 _CACHE_LIMIT = 100_000  # entries of the per-number route cache before it is cleared
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rounding:
     """How the final per-call amount is rounded: ``up``, ``half_up`` or ``down``."""
 
@@ -98,7 +103,7 @@ class Rounding:
         return amount.quantize(exponent, rounding=_MODES[self.method], context=_CTX)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Tier:
     """One row of a tariff: from call second ``from_second`` on, ``rate`` per ``rate_unit``
     seconds, billed in ``increment``-second steps."""
@@ -110,7 +115,7 @@ class Tier:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Tariff:
     """The rows of a rate card that share a key, as one priced offer.
 

@@ -27,7 +27,6 @@ Not supported (use a dataclass): inheritance between records, ``field(...)``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import FrozenInstanceError, dataclass
 from operator import attrgetter
 from typing import Any, TypeVar
 
@@ -86,6 +85,8 @@ class _Described:
         self.annotations, self.defaults = annotations, defaults
 
     def __get__(self, instance: object, owner: type) -> Any:
+        from dataclasses import dataclass
+
         twin: type = dataclass(frozen=True)(
             type(owner.__name__, (), {"__annotations__": self.annotations, **self.defaults})
         )
@@ -137,4 +138,6 @@ def _eq(values: Callable[[Any], tuple[Any, ...]]) -> Callable[[Any, object], Any
 
 
 def _frozen(self: Any, name: str, *args: object) -> None:
+    from dataclasses import FrozenInstanceError  # (dataclasses is not needed until then)
+
     raise FrozenInstanceError(f"cannot assign to field {name!r}")
