@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import phonenumbers
 
@@ -19,10 +20,15 @@ from .compile import CompiledPolicy, PlanPoolSpec
 from .errors import Finding, SchemaError
 from .tenant import Tenant
 
+if TYPE_CHECKING:  # checked as the dataclass it behaves like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
+
 __all__ = ["Binding", "BoundUser", "PoolRef", "State", "bind", "tenant_findings"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PoolRef:
     key: str  # e.g. domestic_calling_plan:US:domestic, audio_conferencing:zone_a
     size: int  # minutes

@@ -3,12 +3,12 @@ parsed rate card (entries in :func:`policy.cache.cache_dir`).
 
 A checked policy is stored only once the exact same sources have been parsed and checked
 without errors; a rate card only once the CSV and its sidecar have loaded cleanly. An
-entry's name is a hash of ccpolicy's version, the size and modification time of the
-modules that make the result (so an edited checker or card reader starts over), and the
-full content of every source — a changed file, a new or removed sidecar, is a new
-entry. Anything odd about an entry (unreadable, truncated, another shape) means the slow
-path, which also reports every error exactly as without the cache. ``ccpolicy check``
-never reads these entries: it always runs the full checker.
+entry's key — kept in the entry and compared in full (:mod:`policy.cache`) — is
+ccpolicy's version, the size and modification time of the modules that make the result
+(so an edited checker or card reader starts over) and the full content of every source:
+a changed file, a new or removed sidecar, never meets an old entry. Anything odd about
+an entry means the slow path, which reports every error exactly as without the cache.
+``ccpolicy check`` never reads these entries: it always runs the full checker.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .cache import digest, read, write
+from .cache import Key, lookup, store
 
 if TYPE_CHECKING:
     from .check import Catalog
@@ -58,28 +58,26 @@ def _stamp(files: tuple[str, ...]) -> str:
 # ---- the checked policy --------------------------------------------------------------
 
 
-def _catalog_name(sources: list[SourceFile]) -> str:
+def _catalog_key(sources: list[SourceFile]) -> Key:
     parts: list[str] = [_FORMAT, __version__, _stamp(_POLICY_CODE)]
     for source in sources:
         parts += (source.name, source.text)
-    return f"{digest(*parts)}.policy"
+    return tuple(parts)
 
 
 def checked_catalog(sources: list[SourceFile]) -> Catalog | None:
     """The catalogue these exact sources were checked into without errors, or None."""
     from .check import Catalog
 
-    catalog = read(_catalog_name(sources))
+    catalog = lookup("policy", _catalog_key(sources))
     if not isinstance(catalog, Catalog):
         return None
-    if [m.file for m in catalog.modules] != [s.name for s in sources]:
-        return None  # cannot happen short of a hash collision; costs nothing to be sure
     return catalog
 
 
 def remember_catalog(sources: list[SourceFile], catalog: Catalog) -> None:
     """Store the catalogue of sources that checked without errors."""
-    write(_catalog_name(sources), catalog)
+    store("policy", _catalog_key(sources), catalog)
 
 
 # ---- the rate card -------------------------------------------------------------------
@@ -111,8 +109,8 @@ def ratecard(path: str | os.PathLike[str]) -> RateCard:
     inputs = _card_inputs(source)
     if inputs is None:
         return RateCard.from_file(source)
-    name = f"{digest(_FORMAT, __version__, _stamp(_CARD_CODE), *inputs)}.card"
-    entry = read(name)
+    key = (_FORMAT, __version__, _stamp(_CARD_CODE), *inputs)
+    entry = lookup("card", key)
     if isinstance(entry, tuple) and len(entry) == 3:
         currency, rounding, tariffs = entry
         if (
@@ -124,5 +122,5 @@ def ratecard(path: str | os.PathLike[str]) -> RateCard:
             return RateCard(tariffs, currency=currency, rounding=rounding, source=source)
     card = RateCard.from_file(source)
     if _card_inputs(source) == inputs:  # unchanged while it was read: safe to store
-        write(name, (card.currency, card.rounding, card.tariffs))
+        store("card", key, (card.currency, card.rounding, card.tariffs))
     return card

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import astcache, loadcache
+from . import loadcache
 from .compile import CompiledPolicy, compile_policy
 from .errors import CheckError, Finding, PolicyError, PolicySyntaxError
 from .evaluate import Engine
@@ -35,7 +35,8 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
 
 
 def _sources_findings(sources: list[SourceFile]) -> tuple[CompiledPolicy | None, list[Finding]]:
-    from .check import check_modules  # the full checker (a warm load() skips it)
+    from . import astcache
+    from .check import check_modules  # the full checker (a warm load() skips both)
 
     modules = []
     findings: list[Finding] = []

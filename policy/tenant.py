@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import Location, SchemaError
-from .validation import validate
 
 if TYPE_CHECKING:  # checked as the dataclasses they behave like
     from dataclasses import dataclass as record
@@ -125,6 +124,8 @@ class Tenant:
     ) -> Tenant:
         """A tenant from plain data; ``source`` and ``line_of`` place its errors (a tenant
         embedded in another file, e.g. a policy test)."""
+        from .validation import validate  # jsonschema: only for data that needs it
+
         findings = validate(dict(data), "tenant", filename=source, line_of=line_of or (lambda p: 0))
         if findings:
             raise SchemaError.from_finding(findings[0], tuple(findings))
