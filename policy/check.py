@@ -9,7 +9,6 @@ error.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -83,6 +82,8 @@ class Catalog:
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean" hint, or None when nothing is close."""
+    import difflib  # only when there is a bad name to match
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f"did you mean '{close[0]}'?" if close else None
 

@@ -27,8 +27,6 @@ them empty or repeat them. Pricing semantics: :mod:`policy.rating`.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import io
 import os
 import re
@@ -190,6 +188,8 @@ def _read_text(source: str) -> str:
 
 def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
     """(line, {column: cell}) for each non-blank data row; the header is checked here."""
+    import csv  # a warm policy.load() takes the card from the cache (policy.loadcache)
+
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     records: list[tuple[int, dict[str, str]]] = []
@@ -535,5 +535,7 @@ def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only for a bad cell
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

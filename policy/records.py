@@ -10,8 +10,8 @@ dataclass description is made the first time something asks for it.
 
 Why: :func:`dataclasses.dataclass` compiles six methods and inspects the signature of
 every class it decorates (about 0.5 ms each); a cold ``policy.load()`` defines some
-fifty such classes. A record compiles only its ``__init__``; the other methods are
-shared closures over the field names.
+fifty such classes. A record compiles only its ``__init__``, on first construction; the
+other methods are shared closures over the field names.
 
 Modules import it for the type checker as the dataclass it mirrors::
 
@@ -64,7 +64,6 @@ def _build(cls: _C) -> _C:
     body.update(
         __slots__=names,
         __match_args__=names,
-        __init__=_init(cls.__qualname__, names, defaults, "__post_init__" in body),
         __repr__=_repr(names),
         __eq__=_eq(values),
         __hash__=lambda self: hash(values(self)),
@@ -74,6 +73,7 @@ def _build(cls: _C) -> _C:
         __dataclass_fields__=_Described(annotations, defaults),
     )
     built: _C = type(cls)(cls.__name__, cls.__bases__, body)
+    built.__init__ = _first_init(built, names, defaults, "__post_init__" in body)  # type: ignore[misc]
     return built
 
 
@@ -103,6 +103,21 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
         one = attrgetter(names[0])
         return lambda self: (one(self),)
     return lambda self: ()
+
+
+def _first_init(
+    cls: type, names: tuple[str, ...], defaults: dict[str, object], post_init: bool
+) -> Callable[..., None]:
+    """A stand-in ``__init__`` that compiles the real one and puts it in its place: a
+    record that is never constructed in a process costs no compilation."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        init = _init(cls.__qualname__, names, defaults, post_init)
+        cls.__init__ = init  # type: ignore[misc]
+        init(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
 
 
 def _init(
