@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 
-from .check import suggest
 from .compile import CompiledPolicy, PlanPoolSpec
 from .errors import Finding, SchemaError
 from .tenant import Tenant
@@ -157,6 +156,8 @@ class Binding:
 
 def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
     """Errors (undeclared licences) and warnings (roles nobody routes) of a tenant file."""
+    from .check import suggest  # the checker's "did you mean"; binding a tenant needs none
+
     findings: list[Finding] = []
     known = sorted(policy.licences)
     for user in tenant.users.values():

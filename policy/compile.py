@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from . import ast
-from .check import Catalog
+from .catalog import Catalog
 from .numbers import NON_GEOGRAPHIC, NumberInfo
 from .vocabulary import CREDIT_EVENTS, EVENTS
 

@@ -237,13 +237,14 @@ def test_an_edited_checker_invalidates_entries(
     assert len(calls) == 1
 
 
-def test_a_warm_load_imports_neither_yaml_nor_the_parser(tmp_path: Path) -> None:
+def test_a_warm_load_imports_neither_yaml_nor_the_parser_nor_the_checker(tmp_path: Path) -> None:
     env = {**os.environ, "CCPOLICY_CACHE_DIR": str(tmp_path / "cache")}
     code = (
         "import json, sys, policy; policy.load(); "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('yaml', 'jsonschema', 'referencing', 'lark') or m in "
-        "('policy.documents', 'policy.validation', 'policy.parser', 'policy.astcache'))))"
+        "('policy.documents', 'policy.validation', 'policy.parser', 'policy.astcache', "
+        "'policy.check'))))"
     )
     run = [sys.executable, "-c", code]
     cold = json.loads(subprocess.check_output(run, env=env, cwd=ROOT, text=True))
