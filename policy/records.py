@@ -10,8 +10,9 @@ dataclass description is made the first time something asks for it.
 
 Why: :func:`dataclasses.dataclass` compiles six methods and inspects the signature of
 every class it decorates (about 0.5 ms each); a cold ``policy.load()`` defines some
-fifty such classes. A record compiles only its ``__init__``, on first construction; the
-other methods are shared closures over the field names.
+fifty such classes. A record compiles nothing: its ``__init__`` is a code template of its
+shape (compiled once per number of fields) with the field names put in, and the other
+methods are shared closures over the field names.
 
 Modules import it for the type checker as the dataclass it mirrors::
 
@@ -26,8 +27,11 @@ Not supported (use a dataclass): inheritance between records, ``field(...)``,
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from functools import cache
 from operator import attrgetter
+from types import CodeType, FunctionType
 from typing import Any, TypeVar
 
 __all__ = ["record"]
@@ -49,6 +53,8 @@ def _build(cls: _C) -> _C:
     body = dict(cls.__dict__)
     annotations = dict(body.get("__annotations__", {}))
     names = tuple(annotations)
+    if "self" in names:
+        raise TypeError(f"record {cls.__name__}: a field may not be called 'self'")
     defaults: dict[str, object] = {}
     for name in names:
         if name in body:
@@ -64,6 +70,7 @@ def _build(cls: _C) -> _C:
     body.update(
         __slots__=names,
         __match_args__=names,
+        __init__=_init(cls.__qualname__, annotations, defaults, "__post_init__" in body),
         __repr__=_repr(names),
         __eq__=_eq(values),
         __hash__=lambda self: hash(values(self)),
@@ -73,7 +80,6 @@ def _build(cls: _C) -> _C:
         __dataclass_fields__=_Described(annotations, defaults),
     )
     built: _C = type(cls)(cls.__name__, cls.__bases__, body)
-    built.__init__ = _first_init(built, names, defaults, "__post_init__" in body)  # type: ignore[misc]
     return built
 
 
@@ -105,34 +111,41 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda self: ()
 
 
-def _first_init(
-    cls: type, names: tuple[str, ...], defaults: dict[str, object], post_init: bool
-) -> Callable[..., None]:
-    """A stand-in ``__init__`` that compiles the real one and puts it in its place: a
-    record that is never constructed in a process costs no compilation."""
-
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        init = _init(cls.__qualname__, names, defaults, post_init)
-        cls.__init__ = init  # type: ignore[misc]
-        init(self, *args, **kwargs)
-
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    return __init__
-
-
 def _init(
-    qualname: str, names: tuple[str, ...], defaults: dict[str, object], post_init: bool
+    qualname: str, annotations: dict[str, Any], defaults: dict[str, object], post_init: bool
 ) -> Callable[..., None]:
-    params = ", ".join(f"{n}=_d_{n}" if n in defaults else n for n in names)
-    lines = [f"    _set(self, {n!r}, {n})" for n in names]
+    """The record's ``__init__``: the compiled template of its shape with the field names
+    put in (parameter names and attribute constants), so no source is compiled per class."""
+    names = tuple(annotations)
+    template = _template(len(names), post_init)
+    fields = {f"_f{i}": name for i, name in enumerate(names)}
+    code = template.replace(
+        co_name="__init__",
+        co_varnames=("self", *names, *template.co_varnames[len(names) + 1 :]),
+        co_consts=tuple(fields.get(c, c) if type(c) is str else c for c in template.co_consts),
+    )
+    if sys.version_info >= (3, 11):
+        code = code.replace(co_qualname=f"{qualname}.__init__")
+    init = FunctionType(code, _INIT_GLOBALS, "__init__", tuple(defaults.values()) or None)
+    init.__qualname__ = f"{qualname}.__init__"
+    init.__annotations__ = {**annotations, "return": None}
+    return init
+
+
+_INIT_GLOBALS: dict[str, Any] = {"_set": _set}
+
+
+@cache
+def _template(arity: int, post_init: bool) -> CodeType:
+    """``def __init__(self, _f0, _f1, …)`` setting each field; compiled once per shape."""
+    params = "".join(f", _f{i}" for i in range(arity))
+    lines = [f"    _set(self, '_f{i}', _f{i})" for i in range(arity)]
     if post_init:
         lines.append("    self.__post_init__()")
-    source = f"def __init__(self, {params}) -> None:\n" + ("\n".join(lines) or "    pass")
-    scope: dict[str, Any] = {"_set": _set, **{f"_d_{n}": v for n, v in defaults.items()}}
-    exec(source, scope)  # the text is built from field names only
-    init: Callable[..., None] = scope["__init__"]
-    init.__qualname__ = f"{qualname}.__init__"
-    return init
+    scope: dict[str, Any] = {}
+    exec(f"def __init__(self{params}):\n" + ("\n".join(lines) or "    pass"), scope)
+    code: CodeType = scope["__init__"].__code__
+    return code
 
 
 def _repr(names: tuple[str, ...]) -> Callable[[Any], str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 from dataclasses import FrozenInstanceError, dataclass, field
 
@@ -74,6 +75,14 @@ def test_frozen_and_slotted() -> None:
     assert Point.__match_args__ == ("x", "y", "label")
 
 
+def test_init_has_the_fields_signature() -> None:
+    expected = "(x: 'int', y: 'int' = 0, label: 'str | None' = None) -> None"
+    assert str(inspect.signature(Point.__init__)).replace("self, ", "") == expected
+    assert Point.__init__.__qualname__ == "Point.__init__"
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'x'"):
+        Point()  # type: ignore[call-arg]
+
+
 def test_post_init_runs() -> None:
     assert Checked(1).value == 1
     with pytest.raises(ValueError, match="negative"):
@@ -120,6 +129,12 @@ def test_what_a_record_does_not_do() -> None:
         @record(frozen=True, slots=True)
         class Factory:
             items: list[int] = field(default_factory=list)
+
+    with pytest.raises(TypeError):
+
+        @record(frozen=True, slots=True)
+        class Selfish:
+            self: int
 
     with pytest.raises(TypeError):
 
