@@ -5,7 +5,8 @@ A checked policy is stored only once the exact same sources have been parsed and
 without errors; a rate card only once the CSV and its sidecar have loaded cleanly. An
 entry's key — kept in the entry and compared in full (:mod:`policy.cache`) — is
 ccpolicy's version, the size and modification time of the modules that make the result
-(so an edited checker or card reader starts over) and the full content of every source:
+(so an edited checker or card reader starts over), for a policy the version of
+``phonenumbers`` (whose regions the checker accepts), and the full content of every source:
 a changed file, a new or removed sidecar, never meets an old entry. Anything odd about
 an entry means the slow path, which reports every error exactly as without the cache.
 ``ccpolicy check`` never reads these entries: it always runs the full checker.
@@ -67,7 +68,9 @@ def _stamp(files: tuple[str, ...]) -> str:
 
 
 def _catalog_key(sources: list[SourceFile]) -> Key:
-    parts: list[str] = [_FORMAT, __version__, _stamp(_POLICY_CODE)]
+    import phonenumbers  # its regions are the country codes the checker accepts
+
+    parts: list[str] = [_FORMAT, __version__, _stamp(_POLICY_CODE), phonenumbers.__version__]
     for source in sources:
         parts += (source.name, source.text)
     return tuple(parts)
