@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["checked_catalog", "ratecard", "remember_catalog"]
 
 _FORMAT = "1"  # bump when an entry's layout changes
-_HERE = Path(__file__).parent
-# The modules (and data) whose code decides each result.
+# The modules (and data) whose code decides each result, in the package folder.
 _POLICY_CODE = (
     "grammar.lark",
     "parser.py",
@@ -47,16 +46,21 @@ _CARD_CODE = (
     "records.py",
     "documents.py",
     "validation.py",
-    "../schemas/ratecard.schema.json",
+    "schemas/ratecard.schema.json",
 )
 
 
 @cache
 def _stamp(files: tuple[str, ...]) -> str:
+    from .resources import schemas_dir
+
+    here = Path(__file__).parent
     parts = []
     for name in files:
+        folder, _, base = name.rpartition("/")
+        path = (schemas_dir() if folder == "schemas" else here) / base
         try:
-            info = os.stat(_HERE / name)
+            info = os.stat(path)
         except OSError:
             parts.append(f"{name}:-")
             continue
