@@ -67,6 +67,7 @@ def measure_ratecard(count: int = 20_000) -> dict[str, float]:
     rows, prefixes = build_rows(rng)
     t0 = time.perf_counter()
     card = RateCard.from_rows(rows, rounding=Rounding("half_up", 2))
+    card.tariff_at(prefixes[0], "mobile", None, START)  # the first lookup builds the index
     build_s = time.perf_counter() - t0
     numbers = [p + "".join(rng.choice("0123456789") for _ in range(12 - len(p))) for p in prefixes]
     rng.shuffle(numbers)

@@ -1,4 +1,4 @@
-"""The policy AST: frozen, slotted dataclasses, each with the span it came from.
+"""The policy AST: frozen, slotted records (:mod:`policy.records`), each with its span.
 
 Built by :mod:`policy.parser` (the only module that knows grammar rule names),
 read by :mod:`policy.check` and :mod:`policy.compile`.
@@ -7,7 +7,12 @@ read by :mod:`policy.check` and :mod:`policy.compile`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record  # cheaper to define: policy.load() imports all of these
 
 __all__ = [
     "AllOf",
@@ -56,14 +61,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Span:
     file: str
     line: int
     column: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Name:
     """An identifier (or a country code) as written, with its place."""
 
@@ -74,7 +79,7 @@ class Name:
 # ---- declarations -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Zone:
     name: Name
     title: str | None
@@ -82,7 +87,7 @@ class Zone:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Area:
     """A domestic area: its countries are domestic to one another.
 
@@ -96,14 +101,14 @@ class Area:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Pooling:
     countries: tuple[Name, ...]
     target: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Licence:
     name: Name
     title: str | None
@@ -111,21 +116,21 @@ class Licence:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Role:
     name: Name
     title: str | None
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Denial:
     name: Name
     sentence: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Allowance:
     """``N minutes per user [in REGION]``; ``region is None`` means elsewhere / everywhere."""
 
@@ -135,7 +140,7 @@ class Allowance:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PlanPool:
     name: Name
     allowances: tuple[Allowance, ...]
@@ -144,7 +149,7 @@ class PlanPool:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Plan:
     name: Name
     title: str | None
@@ -152,7 +157,7 @@ class Plan:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SharedPool:
     """A tenant-wide pool sized per assigned licence (Audio Conferencing dial-out)."""
 
@@ -167,7 +172,7 @@ class SharedPool:
 # ---- conditions -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Region:
     """A zone/area name, or a literal list of country codes."""
 
@@ -176,37 +181,37 @@ class Region:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AllOf:
     items: tuple[Condition, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AnyOf:
     items: tuple[Condition, ...]
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Not:
     item: Condition
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class IsDirection:
     direction: str  # inbound | outbound
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FromContext:
     context: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ToIs:
     """``to is toll_free`` — the number class of the number dialled."""
 
@@ -214,7 +219,7 @@ class ToIs:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DestinationIs:
     """``destination is domestic | international | non_geographic``."""
 
@@ -222,54 +227,54 @@ class DestinationIs:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class DestinationIn:
     region: Region
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CallerIn:
     region: Region
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CallerSharesCode:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HasLicence:
     subject: str  # user | organizer
     licence: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class HasCallingPlan:
     subject: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PlanIs:
     subject: str
     plan: Name
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CreditsSetUp:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BalancePositive:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PoolHasMinutes:
     pool: Name
     span: Span
@@ -298,7 +303,7 @@ Condition = (
 # ---- scenarios ----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Guard:
     """``deny CODE unless COND`` (``unless=True``) or ``deny CODE if COND``."""
 
@@ -308,12 +313,12 @@ class Guard:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PayFree:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PayIncluded:
     """``then conferencing`` / ``then plan``: included in a subscription, not pooled."""
 
@@ -321,20 +326,20 @@ class PayIncluded:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PayPool:
     pool: Name
     spill: str | None  # payer of the minutes beyond the pool: user | organizer | tenant
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PayCredits:
     payer: str  # user | organizer | tenant
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PayDeny:
     denial: Name
     span: Span
@@ -343,7 +348,7 @@ class PayDeny:
 Outcome = PayFree | PayIncluded | PayPool | PayCredits | PayDeny
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Scenario:
     name: Name
     sentence: str
@@ -371,7 +376,7 @@ def scenario_conditions(scenarios: Iterable[Scenario]) -> Iterator[Condition]:
             yield from walk(guard.condition)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Notify:
     events: tuple[Name, ...]
     roles: tuple[Name, ...]
@@ -381,28 +386,10 @@ class Notify:
 Statement = Zone | Area | Licence | Role | Denial | Plan | SharedPool | Scenario | Notify
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Module:
     """One parsed ``.ccp`` file."""
 
     file: str
     statements: tuple[Statement, ...]
     lines: tuple[str, ...]  # the source, for error carets
-
-
-def _reduce(node: object) -> tuple[type, tuple[object, ...]]:
-    # Frozen slotted dataclasses otherwise unpickle through dataclasses' generic
-    # __setstate__ (a fields() call per node); rebuilding from the field values is ~5x
-    # faster, which matters for the parse cache (policy.astcache).
-    slots = getattr(type(node), "__slots__")  # noqa: B009 - mypy: type[object] has none
-    return type(node), tuple(getattr(node, name) for name in slots)
-
-
-for _node_class in (
-    Span, Name, Zone, Area, Pooling, Licence, Role, Denial, Allowance, PlanPool, Plan,
-    SharedPool, Region, AllOf, AnyOf, Not, IsDirection, FromContext, ToIs, DestinationIs,
-    DestinationIn, CallerIn, CallerSharesCode, HasLicence, HasCallingPlan, PlanIs,
-    CreditsSetUp, BalancePositive, PoolHasMinutes, Guard, PayFree, PayIncluded, PayPool,
-    PayCredits, PayDeny, Scenario, Notify, Module,
-):  # fmt: skip
-    setattr(_node_class, "__reduce__", _reduce)  # noqa: B010 - mypy forbids assigning methods

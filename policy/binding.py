@@ -11,18 +11,23 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import phonenumbers
 
-from .check import suggest
 from .compile import CompiledPolicy, PlanPoolSpec
 from .errors import Finding, SchemaError
 from .tenant import Tenant
 
+if TYPE_CHECKING:  # checked as the dataclass it behaves like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
+
 __all__ = ["Binding", "BoundUser", "PoolRef", "State", "bind", "tenant_findings"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PoolRef:
     key: str  # e.g. domestic_calling_plan:US:domestic, audio_conferencing:zone_a
     size: int  # minutes
@@ -151,6 +156,8 @@ class Binding:
 
 def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
     """Errors (undeclared licences) and warnings (roles nobody routes) of a tenant file."""
+    from .check import suggest  # the checker's "did you mean"; binding a tenant needs none
+
     findings: list[Finding] = []
     known = sorted(policy.licences)
     for user in tenant.users.values():

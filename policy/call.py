@@ -7,7 +7,6 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import Location, SchemaError
-from .validation import validate
 
 if TYPE_CHECKING:
     from .documents import Document
@@ -124,6 +123,8 @@ class Call(_CallFields):
     ) -> Call:
         """Build a Call from its SPEC fields; validates against the call schema unless told."""
         if not validated:
+            from .validation import validate  # jsonschema: only for data that needs it
+
             findings = validate(dict(data), "call", filename=source, line_of=lambda p: line)
             if findings:
                 first = findings[0]

@@ -9,12 +9,17 @@ translates what the rules declare.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import ast
-from .check import Catalog
+from .catalog import Catalog
 from .numbers import NON_GEOGRAPHIC, NumberInfo
 from .vocabulary import CREDIT_EVENTS, EVENTS
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
 
 __all__ = [
     "CompiledPolicy",
@@ -80,7 +85,7 @@ class Facts:
 Test = Callable[[Facts], bool]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class GuardRule:
     denial: str
     test: Test
@@ -92,7 +97,7 @@ class GuardRule:
         return self.test(facts) != self.unless
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Part:
     """One top-level "and" part of a scenario's condition: its node and compiled test."""
 
@@ -104,7 +109,7 @@ class Part:
         return describe(self.node)  # printed on demand: loading a policy never formats
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CompiledScenario:
     index: int
     name: str
@@ -124,7 +129,7 @@ class CompiledScenario:
         return None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PlanPoolSpec:
     plan: str
     name: str
@@ -137,7 +142,7 @@ class PlanPoolSpec:
         return self.by_country.get(country, self.default)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SharedPoolSpec:
     name: str
     licence: str
@@ -149,7 +154,7 @@ class SharedPoolSpec:
         return f"{self.licence}:{self.name}"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CompiledPolicy:
     sources: tuple[str, ...]
     catalog: Catalog

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
 
 __all__ = ["Decision", "Event", "Notice", "TraceEntry"]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class TraceEntry:
     """A rule the engine consulted: where it is written and whether it matched."""
 
@@ -31,7 +35,7 @@ class TraceEntry:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Event:
     """Something admins may need to hear about: a recharge, a zero balance, a pool level."""
 
@@ -54,7 +58,7 @@ class Event:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Notice:
     """Who must be told about one event: the routed roles somebody holds, and their e-mails."""
 

@@ -10,8 +10,13 @@ Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
+
 
 __all__ = [
     "EXIT_BAD_INPUT",
@@ -52,7 +57,7 @@ class Location(NamedTuple):
         return text
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Finding:
     """One reported problem (or warning) with its place and an optional hint."""
 
@@ -63,7 +68,7 @@ class Finding:
     source_line: str | None = None
     hint: str | None = None
     code: str = "error"  # a stable category, e.g. "syntax", "unknown-name", "schema"
-    related: tuple[Location, ...] = field(default=())
+    related: tuple[Location, ...] = ()
 
     @property
     def is_error(self) -> bool:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import astcache
-from .check import check_modules
+from . import loadcache
 from .compile import CompiledPolicy, compile_policy
 from .errors import CheckError, Finding, PolicyError, PolicySyntaxError
 from .evaluate import Engine
 from .ratecard import RateCard
 from .resources import rules_dir
 from .source import read_policy_sources
+
+if TYPE_CHECKING:
+    from .source import SourceFile
 
 __all__ = ["default_ratecard_path", "load", "load_policy", "policy_findings"]
 
@@ -28,6 +31,13 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
         sources = read_policy_sources(*(paths or (rules_dir(),)))
     except PolicyError as exc:  # a missing, binary or unreadable file is a finding too
         return None, list(exc.findings)
+    return _sources_findings(sources)
+
+
+def _sources_findings(sources: list[SourceFile]) -> tuple[CompiledPolicy | None, list[Finding]]:
+    from . import astcache
+    from .check import check_modules  # the full checker (a warm load() skips both)
+
     modules = []
     findings: list[Finding] = []
     for source in sources:
@@ -51,14 +61,33 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
     return compile_policy(catalog), findings
 
 
-def load_policy(*paths: PathLike) -> CompiledPolicy:
-    """Parse, check and compile; raise the first error (a PolicyError subclass)."""
-    compiled, findings = policy_findings(*paths)
+def _first_error(compiled: CompiledPolicy | None, findings: list[Finding]) -> CompiledPolicy:
+    """The compiled policy, or the first error raised (a PolicyError subclass)."""
     errors = [f for f in findings if f.is_error]
     if compiled is None or errors:
         first = errors[0]
         kind = PolicySyntaxError if first.code == "syntax" else CheckError
         raise kind.from_finding(first, tuple(errors))
+    return compiled
+
+
+def load_policy(*paths: PathLike) -> CompiledPolicy:
+    """Parse, check and compile; raise the first error (a PolicyError subclass)."""
+    return _first_error(*policy_findings(*paths))
+
+
+def _load_policy_cached(*paths: PathLike) -> CompiledPolicy:
+    """:func:`load_policy`, skipping parse and check for sources that checked clean before
+    (:mod:`policy.loadcache`)."""
+    try:
+        sources = read_policy_sources(*paths)
+    except PolicyError:
+        return load_policy(*paths)  # which reports it as it always has
+    catalog = loadcache.checked_catalog(sources)
+    if catalog is not None:
+        return compile_policy(catalog)
+    compiled = _first_error(*_sources_findings(sources))
+    loadcache.remember_catalog(sources, compiled.catalog)
     return compiled
 
 
@@ -81,13 +110,14 @@ def load(
     """An engine for the policy at ``path`` (default: the bundled Teams rules).
 
     ``rates`` is a rate card (CSV path or RateCard); by default ``rates.csv`` beside the
-    policy, else the bundled illustrative card.
+    policy, else the bundled illustrative card. What was built before from the same
+    files comes from the cache (:mod:`policy.loadcache`).
     """
     paths: tuple[PathLike, ...] = (path,) if path is not None else (rules_dir(),)
-    policy = load_policy(*paths)
+    policy = _load_policy_cached(*paths)
     if isinstance(rates, RateCard):
         card = rates
     else:
         card_path = Path(rates) if rates is not None else default_ratecard_path(*paths)
-        card = RateCard.from_file(card_path) if card_path else RateCard.from_rows([])
+        card = loadcache.ratecard(card_path) if card_path else RateCard.from_rows([])
     return Engine(policy, card)

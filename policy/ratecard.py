@@ -27,20 +27,22 @@ them empty or repeat them. Pricing semantics: :mod:`policy.rating`.
 
 from __future__ import annotations
 
-import csv
-import difflib
 import io
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy.errors import InputError, Location, SchemaError
 from policy.rating import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from policy.records import record
 
 __all__ = [
     "COLUMNS",
@@ -186,6 +188,8 @@ def _read_text(source: str) -> str:
 
 def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
     """(line, {column: cell}) for each non-blank data row; the header is checked here."""
+    import csv  # a warm policy.load() takes the card from the cache (policy.loadcache)
+
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     records: list[tuple[int, dict[str, str]]] = []
@@ -240,7 +244,7 @@ def _check_header(cells: list[str], source: str, line: int) -> list[str]:
 # -- cells -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class _Row:
     line: int
     prefix: str
@@ -531,5 +535,7 @@ def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
+    import difflib  # only for a bad cell
+
     close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

@@ -48,11 +48,16 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Context, Decimal
+from typing import TYPE_CHECKING
 
 from policy.vocabulary import NUMBER_TYPES
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from policy.records import record
 
 __all__ = [
     "NUMBER_TYPES",
@@ -75,7 +80,7 @@ _FOREVER = 1 << 62  # "until" of a tariff's last tier
 _CACHE_LIMIT = 100_000  # entries of the per-number route cache before it is cleared
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Rounding:
     """How the final per-call amount is rounded: ``up``, ``half_up`` or ``down``."""
 
@@ -98,7 +103,7 @@ class Rounding:
         return amount.quantize(exponent, rounding=_MODES[self.method], context=_CTX)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Tier:
     """One row of a tariff: from call second ``from_second`` on, ``rate`` per ``rate_unit``
     seconds, billed in ``increment``-second steps."""
@@ -110,7 +115,7 @@ class Tier:
     line: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Tariff:
     """The rows of a rate card that share a key, as one priced offer.
 
@@ -261,11 +266,28 @@ class _Entry:
 
 
 class TariffTable:
-    """Compiled tariffs: prefix index, exact integer money, cached routes per number."""
+    """Compiled tariffs: prefix index, exact integer money, cached routes per number.
+
+    The index (and the common denominator of the card's money) is built on the first
+    lookup, so a process that loads a card but prices nothing does not pay for it."""
+
+    _den: int  # these four: set by _build_index on the first lookup
+    _by_prefix: dict[str, _Entry]
+    _heads: dict[str, tuple[int, ...]]
+    _short: tuple[int, ...]
 
     def __init__(self, tariffs: Sequence[Tariff], rounding: Rounding | None = None) -> None:
         self.rounding = rounding if rounding is not None else Rounding()
         self.tariffs: tuple[Tariff, ...] = tuple(tariffs)
+        self._mul: int = 10**self.rounding.decimals
+        self._up = self.rounding.method == "up"
+        self._half_up = self.rounding.method == "half_up"
+        self._dec = -self.rounding.decimals
+        self._amounts: dict[int, Decimal] = {}  # rounded units -> Decimal (immutable, shared)
+        self._cache: dict[tuple[str, str | None, str | None], _Route] = {}
+        self._indexed = False
+
+    def _build_index(self) -> None:
         den = 1
         for t in self.tariffs:
             for tier in t.tiers:
@@ -274,11 +296,6 @@ class TariffTable:
             if t.max_cost is not None:
                 den = math.lcm(den, t.max_cost.as_integer_ratio()[1])
         self._den = den
-        self._mul: int = 10**self.rounding.decimals
-        self._up = self.rounding.method == "up"
-        self._half_up = self.rounding.method == "half_up"
-        self._dec = -self.rounding.decimals
-        self._amounts: dict[int, Decimal] = {}  # rounded units -> Decimal (immutable, shared)
         by_prefix: dict[str, list[_Plan]] = {}
         for t in sorted(self.tariffs, key=_specificity):
             by_prefix.setdefault(t.prefix, []).append(_Plan(t, den))
@@ -294,7 +311,7 @@ class TariffTable:
             lengths.update(len(p) for p in short if head.startswith(p))
         self._heads = {h: tuple(sorted(ls, reverse=True)) for h, ls in heads.items()}
         self._short = tuple(sorted({len(p) for p in short}, reverse=True))
-        self._cache: dict[tuple[str, str | None, str | None], _Route] = {}
+        self._indexed = True
 
     # -- lookup -----------------------------------------------------------------------
 
@@ -308,6 +325,8 @@ class TariffTable:
         digits, number_type, origin = key
         if not digits.isdigit() and digits:
             raise ValueError(f"digits must be the E.164 digits without '+', got {digits!r}")
+        if not self._indexed:
+            self._build_index()
         index = self._by_prefix
         for n in self._heads.get(digits[:2], self._short):
             entry = index.get(digits[:n])

@@ -8,17 +8,22 @@ order of precedence between files) or a single file. Unreadable input becomes an
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import InputError, Location
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
 
 __all__ = ["SourceFile", "display_name", "read_policy_sources", "read_text_file"]
 
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SourceFile:
     name: str  # as shown in messages
     text: str

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import Location, SchemaError
-from .validation import validate
+
+if TYPE_CHECKING:  # checked as the dataclasses they behave like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
 
 __all__ = ["Admin", "Credits", "ServiceNumber", "Tenant", "User"]
 
 FieldPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class User:
     upn: str
     usage_location: str
@@ -31,14 +34,14 @@ class User:
     index: int = 0  # position in the file's users list (for messages)
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Admin:
     email: str
     roles: tuple[str, ...]
     name: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Credits:
     balance: Decimal
     funding: str  # one_time | auto_recharge
@@ -51,7 +54,7 @@ class Credits:
         return self.funding == "auto_recharge"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ServiceNumber:
     number: str
     type: str
@@ -121,6 +124,8 @@ class Tenant:
     ) -> Tenant:
         """A tenant from plain data; ``source`` and ``line_of`` place its errors (a tenant
         embedded in another file, e.g. a policy test)."""
+        from .validation import validate  # jsonschema: only for data that needs it
+
         findings = validate(dict(data), "tenant", filename=source, line_of=line_of or (lambda p: 0))
         if findings:
             raise SchemaError.from_finding(findings[0], tuple(findings))

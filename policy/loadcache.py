@@ -1,0 +1,141 @@
+"""What ``policy.load()`` builds, cached between processes: the checked policy and the
+parsed rate card (entries in :func:`policy.cache.cache_dir`).
+
+A checked policy is stored only once the exact same sources have been parsed and checked
+without errors; a rate card only once the CSV and its sidecar have loaded cleanly. An
+entry's key — kept in the entry and compared in full (:mod:`policy.cache`) — is
+ccpolicy's version, the size and modification time of the modules that make the result
+(so an edited checker or card reader starts over), for a policy the version of
+``phonenumbers`` (whose regions the checker accepts), and the full content of every source:
+a changed file, a new or removed sidecar, never meets an old entry. Anything odd about
+an entry means the slow path, which reports every error exactly as without the cache.
+``ccpolicy check`` never reads these entries: it always runs the full checker.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+from .cache import Key, lookup, store
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .ratecard import RateCard
+    from .source import SourceFile
+
+__all__ = ["checked_catalog", "ratecard", "remember_catalog"]
+
+_FORMAT = "1"  # bump when an entry's layout changes
+# The modules (and data) whose code decides each result, in the package folder.
+_POLICY_CODE = (
+    "grammar.lark",
+    "parser.py",
+    "ast.py",
+    "records.py",
+    "check.py",
+    "catalog.py",
+    "vocabulary.py",
+)
+_CARD_CODE = (
+    "ratecard.py",
+    "rating.py",
+    "records.py",
+    "documents.py",
+    "validation.py",
+    "schemas/ratecard.schema.json",
+)
+
+
+@cache
+def _stamp(files: tuple[str, ...]) -> str:
+    from .resources import schemas_dir
+
+    here = Path(__file__).parent
+    parts = []
+    for name in files:
+        folder, _, base = name.rpartition("/")
+        path = (schemas_dir() if folder == "schemas" else here) / base
+        try:
+            info = os.stat(path)
+        except OSError:
+            parts.append(f"{name}:-")
+            continue
+        parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
+    return ";".join(parts)
+
+
+# ---- the checked policy --------------------------------------------------------------
+
+
+def _catalog_key(sources: list[SourceFile]) -> Key:
+    import phonenumbers  # its regions are the country codes the checker accepts
+
+    parts: list[str] = [_FORMAT, __version__, _stamp(_POLICY_CODE), phonenumbers.__version__]
+    for source in sources:
+        parts += (source.name, source.text)
+    return tuple(parts)
+
+
+def checked_catalog(sources: list[SourceFile]) -> Catalog | None:
+    """The catalogue these exact sources were checked into without errors, or None."""
+    from .catalog import Catalog
+
+    catalog = lookup("policy", _catalog_key(sources))
+    if not isinstance(catalog, Catalog):
+        return None
+    return catalog
+
+
+def remember_catalog(sources: list[SourceFile], catalog: Catalog) -> None:
+    """Store the catalogue of sources that checked without errors."""
+    store("policy", _catalog_key(sources), catalog)
+
+
+# ---- the rate card -------------------------------------------------------------------
+
+
+def _card_inputs(source: str) -> tuple[bytes, bytes] | None:
+    """The CSV's bytes and its sidecar's (a marker when there is none); None when either
+    cannot be read, so that the slow path reports it."""
+    try:
+        with open(source, "rb") as fh:
+            data = fh.read()
+        sidecar = Path(source).with_suffix(".yaml")
+        try:
+            with open(sidecar, "rb") as fh:
+                side = b"present\0" + fh.read()
+        except FileNotFoundError:
+            side = b"absent"
+    except OSError:
+        return None
+    return data, side
+
+
+def ratecard(path: str | os.PathLike[str]) -> RateCard:
+    """:meth:`RateCard.from_file`, from the cache when the card has loaded before."""
+    from .ratecard import RateCard
+    from .rating import Rounding, Tariff
+
+    source = os.fspath(path)
+    inputs = _card_inputs(source)
+    if inputs is None:
+        return RateCard.from_file(source)
+    key = (_FORMAT, __version__, _stamp(_CARD_CODE), *inputs)
+    entry = lookup("card", key)
+    if isinstance(entry, tuple) and len(entry) == 3:
+        currency, rounding, tariffs = entry
+        if (
+            (currency is None or isinstance(currency, str))
+            and isinstance(rounding, Rounding)
+            and isinstance(tariffs, tuple)
+            and all(isinstance(t, Tariff) for t in tariffs)
+        ):
+            return RateCard(tariffs, currency=currency, rounding=rounding, source=source)
+    card = RateCard.from_file(source)
+    if _card_inputs(source) == inputs:  # unchanged while it was read: safe to store
+        store("card", key, (card.currency, card.rounding, card.tariffs))
+    return card
