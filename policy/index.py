@@ -14,7 +14,7 @@ wins, exactly as a scan would: a scenario left out could not have matched).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from . import ast
 if TYPE_CHECKING:
     from .compile import CompiledScenario, Facts, Test
 
-__all__ = ["ScenarioIndex", "necessary"]
+__all__ = ["Necessary", "ScenarioIndex"]
 
 # Facts with one value per call: several requirements on one of them intersect.
 _SINGLE: dict[str, Callable[[Any], Hashable]] = {
@@ -41,34 +41,54 @@ Need = dict[str, frozenset[Hashable]]  # fact → values, one of which the call 
 Flag = tuple[Hashable, ...]  # an atom (or its negation), without its spans
 
 
-def necessary(
-    cond: ast.Condition,
-    region_countries: Callable[[ast.Region], frozenset[str]],
-    positive: bool = True,
-) -> Need:
-    """What any call satisfying ``cond`` (its negation when not ``positive``) presents:
-    for each fact named, at least one of the values listed. Facts not named: anything."""
-    if isinstance(cond, ast.Not):
-        return necessary(cond.item, region_countries, not positive)
-    if isinstance(cond, ast.AllOf | ast.AnyOf):
-        needs = [necessary(c, region_countries, positive) for c in cond.items]
-        # De Morgan: "not (a or b)" needs what "not a" and "not b" both need.
-        return _all(needs) if isinstance(cond, ast.AllOf) == positive else _any(needs)
-    if not positive:
-        return {FLAGS: frozenset({("not", *_flag(cond, region_countries))})}
-    if isinstance(cond, ast.IsDirection):
-        return {"direction": frozenset({cond.direction})}
-    if isinstance(cond, ast.FromContext):
-        return {"context": frozenset({cond.context.value})}
-    if isinstance(cond, ast.DestinationIn):
-        return {"destination": frozenset(region_countries(cond.region))}
-    if isinstance(cond, ast.CallerIn):
-        return {"caller": frozenset(region_countries(cond.region))}
-    if isinstance(cond, ast.PlanIs):
-        return {"plan": frozenset({cond.plan.value})}
-    if isinstance(cond, ast.HasLicence):
-        return {LICENCES: frozenset({cond.licence.value})}
-    return {FLAGS: frozenset({_flag(cond, region_countries)})}
+class Necessary:
+    """Reduces conditions to what they need (:data:`Need`), remembering for every flag it
+    names the atom it stands for and whether negated (``atoms``), to be compiled once."""
+
+    def __init__(self, region_countries: Callable[[ast.Region], frozenset[str]]) -> None:
+        self.countries = region_countries
+        self.atoms: dict[Hashable, tuple[ast.Condition, bool]] = {}
+
+    def __call__(self, cond: ast.Condition, positive: bool = True) -> Need:
+        """What any call satisfying ``cond`` (its negation when not ``positive``) presents:
+        for each fact named, at least one of the values listed. Facts not named: anything."""
+        if isinstance(cond, ast.Not):
+            return self(cond.item, not positive)
+        if isinstance(cond, ast.AllOf | ast.AnyOf):
+            needs = [self(c, positive) for c in cond.items]
+            # De Morgan: "not (a or b)" needs what "not a" and "not b" both need.
+            return _all(needs) if isinstance(cond, ast.AllOf) == positive else _any(needs)
+        if positive:
+            if isinstance(cond, ast.IsDirection):
+                return {"direction": frozenset({cond.direction})}
+            if isinstance(cond, ast.FromContext):
+                return {"context": frozenset({cond.context.value})}
+            if isinstance(cond, ast.DestinationIn):
+                return {"destination": self.countries(cond.region)}
+            if isinstance(cond, ast.CallerIn):
+                return {"caller": self.countries(cond.region)}
+            if isinstance(cond, ast.PlanIs):
+                return {"plan": frozenset({cond.plan.value})}
+            if isinstance(cond, ast.HasLicence):
+                return {LICENCES: frozenset({cond.licence.value})}
+        flag = self._flag(cond, positive)
+        self.atoms.setdefault(flag, (cond, positive))
+        return {FLAGS: frozenset({flag})}
+
+    def _flag(self, cond: ast.Condition, positive: bool) -> Flag:
+        """The atom (negated or not) as a hashable key without spans: equal atoms are one
+        flag, tested once per situation."""
+        values: list[Hashable] = [positive, type(cond).__name__]
+        for name in getattr(type(cond), "__slots__"):  # noqa: B009 - mypy: type[object]
+            value = getattr(cond, name)
+            if isinstance(value, ast.Span):
+                continue
+            if isinstance(value, ast.Name):
+                value = value.value
+            elif isinstance(value, ast.Region):
+                value = self.countries(value)
+            values.append(value)
+        return tuple(values)
 
 
 def _all(needs: Sequence[Need]) -> Need:
@@ -90,27 +110,6 @@ def _any(needs: Sequence[Need]) -> Need:
         return {}
     common = set(needs[0]).intersection(*needs[1:])
     return {fact: frozenset().union(*(need[fact] for need in needs)) for fact in common}
-
-
-def _flag(cond: ast.Condition, region_countries: Callable[[ast.Region], frozenset[str]]) -> Flag:
-    """The atom as a hashable key, spans left out (equal atoms share one test)."""
-    values: list[Hashable] = [type(cond).__name__]
-    for name in type(cond).__slots__:
-        value = getattr(cond, name)
-        if isinstance(value, ast.Span):
-            continue
-        if isinstance(value, ast.Name):
-            value = value.value
-        elif isinstance(value, ast.Region):
-            value = frozenset(region_countries(value))
-        values.append(value)
-    return tuple(values)
-
-
-def _atoms(cond: ast.Condition) -> Iterator[ast.Condition]:
-    for node in ast.walk(cond):
-        if not isinstance(node, ast.AllOf | ast.AnyOf | ast.Not):
-            yield node
 
 
 class ScenarioIndex:
@@ -137,7 +136,8 @@ class ScenarioIndex:
         region_countries: Callable[[ast.Region], frozenset[str]],
         compile_atom: Callable[[ast.Condition], Test],
     ) -> ScenarioIndex:
-        needs = [necessary(s.node.condition, region_countries) for s in scenarios]
+        necessary = Necessary(region_countries)
+        needs = [necessary(s.node.condition) for s in scenarios]
         everything = (1 << len(scenarios)) - 1
 
         def postings(fact: str) -> tuple[dict[Hashable, int], int] | None:
@@ -164,8 +164,10 @@ class ScenarioIndex:
         flags = postings(FLAGS)
         tests: tuple[tuple[Test, int], ...] = ()
         if flags is not None:
-            compiled = _flag_tests(scenarios, region_countries, compile_atom)
-            tests = tuple((compiled[flag], mask) for flag, mask in flags[0].items())
+            for flag, mask in flags[0].items():
+                atom, positive = necessary.atoms[flag]
+                test = compile_atom(atom)
+                tests += ((test if positive else _negation(test), mask),)
         return cls(
             len(scenarios),
             tuple(single),
@@ -193,23 +195,6 @@ class ScenarioIndex:
             low = mask & -mask
             yield low.bit_length() - 1
             mask ^= low
-
-
-def _flag_tests(
-    scenarios: Iterable[CompiledScenario],
-    region_countries: Callable[[ast.Region], frozenset[str]],
-    compile_atom: Callable[[ast.Condition], Test],
-) -> dict[Hashable, Test]:
-    """Each flag of the policy (atom or negated atom) and its compiled test."""
-    out: dict[Hashable, Test] = {}
-    for scenario in scenarios:
-        for atom in _atoms(scenario.node.condition):
-            flag = _flag(atom, region_countries)
-            if flag not in out:
-                test = compile_atom(atom)
-                out[flag] = test
-                out[("not", *flag)] = _negation(test)
-    return out
 
 
 def _negation(test: Test) -> Test:
