@@ -202,38 +202,58 @@ def section_growth(quick: bool) -> list[Row]:
     t = bench_engine.tenant()
     batch = bench_engine.calls(2000 if quick else 5000, random.Random(7), distinct=5000)
     engines: dict[int, policy.Engine] = {}
-    first: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            engine = policy.load(generated_policy(Path(tmp) / str(n), n))
-            engine.bind(t)
+            engines[n] = policy.load(generated_policy(Path(tmp) / str(n), n))
+            engines[n].bind(t)
+    for call in batch:  # numbers are classified once per process: not part of any pass
+        engines[sizes[0]].with_rates(engines[sizes[0]].ratecard).evaluate(call, t)
+    passes = 3 if quick else 5
+    first: dict[int, list[float]] = {n: [] for n in sizes}
+    routed: dict[int, int] = {}
+    for _ in range(passes):  # routes cold: every new situation is routed through the rules
+        for n in sizes:
+            cold = engines[n].with_rates(engines[n].ratecard)  # same policy, no routes yet
+            cold.bind(t)
             t0 = time.perf_counter()
-            for call in batch:  # routes cold: every new situation tries the scenarios
-                engine.evaluate(call, t)
-            first[n] = (time.perf_counter() - t0) / len(batch) * 1e6
-            engines[n] = engine
+            for call in batch:
+                cold.evaluate(call, t)
+            first[n].append((time.perf_counter() - t0) / len(batch) * 1e6)
+            routed[n] = len(cold._routes)
+    for call in batch:  # the engines timed warm have every route
+        for n in sizes:
+            engines[n].evaluate(call, t)
     medians: dict[int, list[float]] = {n: [] for n in sizes}
     p99s: dict[int, list[float]] = {n: [] for n in sizes}
-    for _ in range(3 if quick else 5):  # interleaved passes, so drift hits every size alike
+    for _ in range(passes):  # interleaved passes, so drift hits every size alike
         for n in sizes:
             times = bench_engine.timings(engines[n], t, batch)
             medians[n].append(statistics.median(times))
             p99s[n].append(pct(times, 0.99))
-    base = statistics.median(medians[10])
     rows = []
-    for n in sizes:
-        m = statistics.median(medians[n])
-        change = (m - base) / base * 100
-        rows.append(
-            row(
-                f"decision, warm, {n:,} generated + 19 bundled scenarios",
-                us(m),
-                us(statistics.median(p99s[n])),
-                "±20% of 10" if n != 10 else "",
-                abs(change) <= 20 if n != 10 else None,
-                f"{change:+.0f}% vs 10; first pass (routes cold) {us(first[n])}/call",
+    for label, per_size, p99 in (("warm", medians, p99s), ("first pass", first, None)):
+        base = statistics.median(per_size[10])
+        for n in sizes:
+            m = statistics.median(per_size[n])
+            change = (m - base) / base * 100
+            target = "" if n == 10 else "±20% of 10" if p99 else "≤2× 10"
+            met = None if n == 10 else abs(change) <= 20 if p99 else m <= 2 * base
+            rows.append(
+                row(
+                    f"decision, {label}, {n:,} generated + 19 bundled scenarios",
+                    us(m),
+                    us(statistics.median(p99[n])) if p99 else "",
+                    target,
+                    met,
+                    f"{change:+.0f}% vs 10"
+                    + (
+                        ""
+                        if p99
+                        else f"; routes cold ({routed[n]:,} situations routed in "
+                        f"{len(batch):,} calls), median of {passes} passes"
+                    ),
+                )
             )
-        )
     return rows
 
 

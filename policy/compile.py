@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from . import ast
 from .catalog import Catalog
+from .index import ScenarioIndex
 from .numbers import NON_GEOGRAPHIC, NumberInfo
 from .vocabulary import CREDIT_EVENTS, EVENTS
 
@@ -168,6 +169,7 @@ class CompiledPolicy:
     pool_country: dict[str, str]  # usage country → the country its pools are keyed by
     routes: dict[str, tuple[str, ...]]  # event → roles, in declaration order
     uses_state: bool  # some condition tests credits/balance/pool state
+    index: ScenarioIndex  # the scenarios that may match a call, without trying them all
 
     def denial_sentence(self, code: str) -> str:
         return self.catalog.sentence_of(code)
@@ -367,6 +369,9 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
     for name in EVENTS:
         routes.setdefault(name, [])
 
+    scenario_index = ScenarioIndex.build(
+        scenarios, catalog.region_countries, lambda cond: _compile_condition(cond, catalog)
+    )
     return CompiledPolicy(
         sources=tuple(m.file for m in catalog.modules),
         catalog=catalog,
@@ -383,6 +388,7 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
             uses_state(s.condition) or any(uses_state(g.condition) for g in s.guards)
             for s in catalog.scenarios
         ),
+        index=scenario_index,
     )
 
 

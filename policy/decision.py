@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -92,7 +93,7 @@ class Decision(NamedTuple):
     balance_after: Decimal | None = None
     events: tuple[Event, ...] = ()
     notify: tuple[Notice, ...] = ()
-    trace: tuple[TraceEntry, ...] = ()
+    trace: Sequence[TraceEntry] = ()  # a policy.trace.Trace from the engine: built when read
 
     def to_dict(self) -> dict[str, Any]:
         """The SPEC's decision object (JSON-ready: money as decimal strings)."""

@@ -11,7 +11,7 @@ never changes the tenant, :meth:`Engine.run` carries state from call to call.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -25,6 +25,7 @@ from .errors import EvaluationError, Location, SchemaError
 from .numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from .ratecard import RateCard
 from .tenant import Tenant
+from .trace import Trace
 
 __all__ = ["Engine"]
 
@@ -41,7 +42,7 @@ class Route:
     kind: str  # free | included | pool | credits | deny
     scenario: str
     sentence: str
-    trace: tuple[TraceEntry, ...]
+    trace: Sequence[TraceEntry]  # a Trace (built when read), or () for the engine's own
     denial: str | None = None
     paid_by: str = "none"
     pool: str | None = None  # pool name (resolved per user)
@@ -348,38 +349,29 @@ class Engine:
         return credits, positive, left
 
     def _route(self, facts: Facts, user: BoundUser | None) -> Route:
-        trace: list[TraceEntry] = []
-        for scenario in self.policy.scenarios:
-            matched = scenario.test(facts)
-            span = scenario.span
-            note = None if matched else scenario.first_failure(facts)
-            trace.append(TraceEntry(scenario.name, span.file, span.line, matched, note))
-            if not matched:
+        """The first scenario in policy order that matches ``facts`` — tried only among
+        the index's candidates — and its guards; the trace is written out when read."""
+        scenarios = self.policy.scenarios
+        for i in self.policy.index.candidates(facts):
+            scenario = scenarios[i]
+            if not scenario.test(facts):
                 continue
+            trace = Trace(scenarios, facts)
             for guard in scenario.guards:
-                denies = guard.denies(facts)
-                trace.append(
-                    TraceEntry(
-                        f"{scenario.name}: {guard.label}", guard.span.file, guard.span.line, denies
-                    )
-                )
-                if denies:
+                if guard.denies(facts):
                     return Route(
-                        "deny", scenario.name, scenario.sentence, tuple(trace), denial=guard.denial
+                        "deny", scenario.name, scenario.sentence, trace, denial=guard.denial
                     )
-            return self._outcome(
-                scenario.name, scenario.sentence, scenario.outcome, tuple(trace), user
-            )
-        return Route(
-            "deny", "(none)", "No scenario decides this call", tuple(trace), denial="no_scenario"
-        )
+            return self._outcome(scenario.name, scenario.sentence, scenario.outcome, trace, user)
+        trace = Trace(scenarios, facts)
+        return Route("deny", "(none)", "No scenario decides this call", trace, denial="no_scenario")
 
     def _outcome(
         self,
         name: str,
         sentence: str,
         outcome: ast.Outcome,
-        trace: tuple[TraceEntry, ...],
+        trace: Sequence[TraceEntry],
         user: BoundUser | None,
     ) -> Route:
         if isinstance(outcome, ast.PayFree):

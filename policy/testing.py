@@ -73,7 +73,7 @@ class CallFailure:
     index: int
     call: str
     diffs: tuple[FieldDiff, ...]
-    trace: tuple[TraceEntry, ...]
+    trace: Sequence[TraceEntry]
 
 
 @dataclass(frozen=True, slots=True)
