@@ -1,13 +1,23 @@
-"""Number classification: the fast E.164 path agrees with libphonenumber's full parser."""
+"""Number classification: the compiled E.164 path agrees with libphonenumber's full parser."""
 
 from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterator
 
 import phonenumbers as pn
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.numbers import _TYPES, BadNumber, classify
+from policy.numbers import _TYPES, BadNumber, NumberInfo, classify
+
+CALLING_CODES = sorted(pn.COUNTRY_CODE_TO_REGION_CODE)
+DESCS = [  # PhoneMetadata's number descriptions
+    "general_desc", "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
+    "personal_number", "voip", "pager", "uan", "voicemail", "no_international_dialling",
+]  # fmt: skip
 
 
 def _reference(text: str) -> tuple[str, str, int, str, bool] | None:
@@ -33,17 +43,90 @@ def _ours(text: str) -> tuple[str, str, int, str, bool] | None:
         info = classify(text, "US")
     except BadNumber:
         return None
+    assert (info.text, info.emergency, info.short_code) == (text, False, False)
     return info.digits, info.country, info.calling_code, info.number_type, info.valid
 
 
-@settings(max_examples=1500, deadline=None)
+def _disagreements(texts: Iterator[str]) -> list[tuple[str, object, object]]:
+    out = []
+    for text in dict.fromkeys(texts):
+        ours, reference = _ours(text), _reference(text)
+        if ours != reference:
+            out.append((text, ours, reference))
+    return out
+
+
+@settings(max_examples=4000, deadline=None)
 @given(
-    code=st.sampled_from(sorted(pn.COUNTRY_CODE_TO_REGION_CODE)),
-    national=st.text(alphabet="0123456789", min_size=1, max_size=14),
+    code=st.sampled_from(CALLING_CODES),
+    national=st.text(alphabet="0123456789", min_size=1, max_size=17),
 )
 def test_fast_path_agrees_with_libphonenumber(code: int, national: str) -> None:
     text = f"+{code}{national}"
     assert _ours(text) == _reference(text)
+
+
+def _examples(code: int) -> Iterator[str]:
+    """Every example number the metadata gives for ``code``'s regions, any type."""
+    for region in pn.COUNTRY_CODE_TO_REGION_CODE[code]:
+        metadata = pn.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+        assert metadata is not None
+        for name in DESCS:
+            desc = getattr(metadata, name)
+            if desc is not None and desc.example_number:
+                yield desc.example_number
+
+
+def _mutations(national: str, rng: random.Random) -> Iterator[str]:
+    """``national``, shortened, lengthened and with single digits changed."""
+    yield national
+    for cut in (1, 2, 3):
+        yield national[:-cut]
+        yield national + national[:cut]
+        yield national + "0" * cut
+    for at in range(len(national)):
+        for delta in (1, rng.randrange(2, 10)):
+            digit = str((int(national[at]) + delta) % 10)
+            yield national[:at] + digit + national[at + 1 :]
+    for _ in range(4):
+        yield "".join(rng.choice("0123456789") for _ in national)
+
+
+@pytest.mark.parametrize("code", CALLING_CODES)
+def test_example_numbers_and_their_neighbours_agree(code: int) -> None:
+    """Metadata example numbers (valid by construction) of every region and type, with
+    digits changed, dropped and added: valid, invalid and impossible numbers alike."""
+    rng = random.Random(code)
+    texts = (f"+{code}{m}" for e in _examples(code) for m in _mutations(e, rng))
+    assert _disagreements(texts) == []
+
+
+@pytest.mark.parametrize("code", CALLING_CODES)
+def test_every_length_agrees(code: int) -> None:
+    """Each national length from 1 digit to the parser's limit, from example digits
+    and random ones: the possible-length boundaries (local-only lengths included)."""
+    rng = random.Random(-code)
+    seeds = [*_examples(code)] or ["1"]
+    texts = []
+    for length in range(1, 18 - len(str(code)) + 1):
+        for seed in seeds:
+            texts.append(f"+{code}{(seed * length)[:length]}")
+        for first in "0123456789":
+            rest = "".join(rng.choice("0123456789") for _ in range(length - 1))
+            texts.append(f"+{code}{first}{rest}")
+    assert _disagreements(iter(texts)) == []
+
+
+def test_a_repeated_number_is_a_cache_hit_and_a_true_number_info() -> None:
+    first = classify("+33612345678", "US")
+    assert classify("+33612345678", "GB") is first
+    assert type(first) is NumberInfo
+    assert first == NumberInfo(
+        "+33612345678", "33612345678", "FR", 33, "mobile", False, False, True
+    )
+    assert hash(first) == hash(dataclasses.replace(first))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.valid = False  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -56,6 +139,15 @@ def test_fast_path_agrees_with_libphonenumber(code: int, national: str) -> None:
         ("+390612345678", "IT", "fixed_line", "390612345678"),  # Italian leading zero kept
         ("+80012345678", "001", "toll_free", "80012345678"),  # non-geographic (UIFN)
         ("+3550071284308", "AL", "unknown", "355071284308"),  # national prefix 0 stripped
+        ("+1 787 555 0100", "PR", "fixed_line_or_mobile", "17875550100"),  # full parser
+        ("+16135550100", "CA", "fixed_line_or_mobile", "16135550100"),  # after US, by type
+        ("+12685550100", "AG", "unknown", "12685550100"),  # AG by leading digits, invalid
+        ("+15555550100", "US", "unknown", "15555550100"),  # no region: the main one
+        ("+15550100", "US", "unknown", "15550100"),  # a local-only length is possible
+        ("+447624123456", "IM", "mobile", "447624123456"),  # GB first, then IM's digits
+        ("+39000000", "IT", "unknown", "39000000"),  # all zeros: the last is no leading zero
+        ("+390669812345", "VA", "fixed_line", "390669812345"),  # IT first, VA by leading digits
+        ("+88212345678", "001", "unknown", "88212345678"),  # non-geographic, invalid
     ],
 )
 def test_known_numbers(text: str, country: str, kind: str, digits: str) -> None:
@@ -71,7 +163,10 @@ def test_short_codes_are_judged_where_dialled() -> None:
     assert classify("611", "US").number_type == "short_code"
 
 
-@pytest.mark.parametrize("text", ["+1555", "abc", "+99912345", "123456789", ""])
+@pytest.mark.parametrize(
+    "text",
+    ["+1555", "abc", "+99912345", "123456789", "", "+4412", "+0123456", "+1234567890123456789"],
+)
 def test_impossible_numbers_are_refused(text: str) -> None:
     with pytest.raises(BadNumber):
         classify(text, "US")
