@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import phonenumbers as pn
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from phonenumbers.phonenumberutil import _number_type_helper
 
-from policy.numbers import _TYPES, BadNumber, NumberInfo, classify
+from policy.numbers import _TYPES, BadNumber, NumberInfo, _Alternatives, _region_types, classify
 
 CALLING_CODES = sorted(pn.COUNTRY_CODE_TO_REGION_CODE)
 DESCS = [  # PhoneMetadata's number descriptions
@@ -170,3 +171,55 @@ def test_short_codes_are_judged_where_dialled() -> None:
 def test_impossible_numbers_are_refused(text: str) -> None:
     with pytest.raises(BadNumber):
         classify(text, "US")
+
+
+PATTERNS = ["[1-3]\\d{3}", "1\\d{2,4}", "2\\d*", "\\d{4}", "[12]\\d{2}", "3[01]\\d{2}", "", "\\d+"]
+LENGTHS = st.sets(st.integers(3, 5)).map(lambda lengths: tuple(sorted(lengths)))
+DESC_ANY = pn.PhoneNumberDesc("\\d+", None, ())
+DESC_TWO_AND_MORE = pn.PhoneNumberDesc("2\\d*", None, (4,))
+DESC = st.builds(lambda p, n: pn.PhoneNumberDesc(p, None, n), st.sampled_from(PATTERNS), LENGTHS)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    general=DESC,
+    fixed=st.none() | DESC,
+    mobile=st.none() | DESC | LENGTHS,  # lengths alone: the fixed line's pattern
+    special=st.dictionaries(st.sampled_from(DESCS[3:-1]), DESC, max_size=3),
+    national=st.text(alphabet="01234", min_size=3, max_size=5),
+)
+# Fixed line and mobile of one pattern: the type is fixed_line_or_mobile, and never
+# mobile, even where the lengths of one admit the number and those of the other do not.
+@example(DESC_ANY, DESC_TWO_AND_MORE, (3,), {}, "2000")
+@example(DESC_ANY, DESC_TWO_AND_MORE, (3,), {}, "200")
+def test_type_checks_compile_to_libphonenumber_order(
+    general: pn.PhoneNumberDesc,
+    fixed: pn.PhoneNumberDesc | None,
+    mobile: pn.PhoneNumberDesc | tuple[int, ...] | None,
+    special: dict[str, pn.PhoneNumberDesc],
+    national: str,
+) -> None:
+    """Made-up metadata where the real one never goes: a type wider than the general
+    description, lengths that contradict patterns, fixed line equal to mobile, missing
+    descriptions. The compiled alternative picks the type _number_type_helper does."""
+    if isinstance(mobile, tuple):
+        mobile = (
+            None
+            if fixed is None
+            else pn.PhoneNumberDesc(fixed.national_number_pattern, None, mobile)
+        )
+    metadata = pn.PhoneMetadata(
+        "XX", register=False, general_desc=general, fixed_line=fixed, mobile=mobile, **special
+    )
+    regex = _Alternatives()
+    regex.add(_region_types(regex, "XX", 999, metadata, len(national)))
+    regex.add(regex.group(("XX", 999, "unknown", False), ""))
+    table = regex.compile()
+    assert table is not None
+    pattern, verdicts = table
+    match = pattern.fullmatch(national)
+    assert match is not None and match.lastindex is not None
+    verdict = verdicts[match.lastindex]
+    assert verdict is not None
+    expected = _number_type_helper(national, metadata)
+    assert (verdict[2], verdict[3]) == (_TYPES[expected], expected != pn.PhoneNumberType.UNKNOWN)
