@@ -82,6 +82,8 @@ def _classify_short(text: str, region: str) -> NumberInfo:
 
 @lru_cache(maxsize=65_536)
 def _classify_e164(text: str) -> NumberInfo:
+    """Plain ``+digits`` of a known calling code: one regex call on the national digits
+    against the code's table for their length. Anything else: libphonenumber."""
     digits = text[1:]
     if 3 <= len(digits) <= 17 and digits.isascii() and digits.isdigit():
         code = digits[:1]
@@ -211,12 +213,15 @@ def _compile(code: str) -> tuple[_Table, ...] | None:
                 if len(regions) > 1 and md.leading_digits is not None:
                     valid = _region_types(regex, region, calling_code, md, length)
                     unknown = regex.group((region, calling_code, "unknown", False), "")
-                    regex.add(f"(?=(?:{md.leading_digits}))(?:{valid}|{unknown})")
+                    either = f"{valid}|{unknown}" if valid else unknown
+                    regex.add(f"(?=(?:{md.leading_digits}))(?:{either})")
                 else:
                     regex.add(_region_types(regex, region, calling_code, md, length))
             regex.add(regex.group((regions[0], calling_code, "unknown", False), ""))
-        else:  # no digits: the full parser refuses in its own words
-            regex.add(regex.group(_IMPOSSIBLE if length else None, ""))
+        elif length:
+            regex.add(regex.group(_IMPOSSIBLE, ""))
+        else:  # no national digits: the full parser refuses them in its own words
+            regex.add(regex.group(None, ""))
         table = regex.compile()
         if table is None:
             return None
