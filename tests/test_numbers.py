@@ -12,6 +12,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers.phonenumberutil import _number_type_helper
 
+import policy.numbers
 from policy.numbers import _TYPES, BadNumber, NumberInfo, _Alternatives, _region_types, classify
 
 CALLING_CODES = sorted(pn.COUNTRY_CODE_TO_REGION_CODE)
@@ -19,6 +20,31 @@ DESCS = [  # PhoneMetadata's number descriptions
     "general_desc", "fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
     "personal_number", "voip", "pager", "uan", "voicemail", "no_international_dialling",
 ]  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _compiled() -> None:
+    """Every calling code's tables compiled up front, so that the comparisons below check
+    them (a code's first numbers are answered by libphonenumber itself)."""
+    for code in policy.numbers._CALLING_CODES:
+        policy.numbers._tables[code] = policy.numbers._compile(code)
+
+
+def test_every_calling_code_compiles() -> None:
+    refused = [code for code in CALLING_CODES if policy.numbers._tables[str(code)] is None]
+    assert refused == []
+
+
+def test_a_calling_code_is_compiled_once_seen_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(policy.numbers, "_tables", {})
+    monkeypatch.setattr(policy.numbers, "_seen", {})
+    policy.numbers._classify_e164.cache_clear()
+    texts = [f"+3361234{n:04}" for n in range(policy.numbers._COMPILE_AFTER)]
+    for text in texts[:-1]:
+        assert _ours(text) == _reference(text)
+    assert "33" not in policy.numbers._tables
+    assert _ours(texts[-1]) == _reference(texts[-1])
+    assert policy.numbers._tables["33"] is not None
 
 
 def _reference(text: str) -> tuple[str, str, int, str, bool] | None:
