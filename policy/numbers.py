@@ -311,7 +311,7 @@ class _Alternatives:
         """The regex and its verdicts by group number; None if the metadata's patterns
         could clash with the groups (a backreference or a group name of its own)."""
         source = "|".join(self.alternatives)
-        if _BACKREFERENCE.search(source):
+        if re.search(_BACKREFERENCE, source):
             return None
         try:
             pattern = re.compile(source)
@@ -326,4 +326,4 @@ class _Alternatives:
 
 
 _THE_REST = r"\d*"
-_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+_BACKREFERENCE = r"\\[1-9]|\(\?P="  # compiled on first use: imports stay cheap
