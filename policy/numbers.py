@@ -233,9 +233,9 @@ def _compile(code: str) -> tuple[_Table, ...] | None:
                 else:
                     regex.add(_region_types(regex, region, calling_code, md, length))
             regex.add(regex.group((regions[0], calling_code, "unknown", False), ""))
-        elif length:
+        elif length >= 2:
             regex.add(regex.group(_IMPOSSIBLE, ""))
-        else:  # no national digits: the full parser refuses them in its own words
+        else:  # fewer than 2 national digits: the full parser refuses in its own words
             regex.add(regex.group(None, ""))
         table = regex.compile()
         if table is None:

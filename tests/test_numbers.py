@@ -26,6 +26,7 @@ DESCS = [  # PhoneMetadata's number descriptions
 def _compiled() -> None:
     """Every calling code's tables compiled up front, so that the comparisons below check
     them (a code's first numbers are answered by libphonenumber itself)."""
+    policy.numbers._classify_e164.cache_clear()
     for code in policy.numbers._CALLING_CODES:
         policy.numbers._tables[code] = policy.numbers._compile(code)
 
@@ -249,3 +250,23 @@ def test_type_checks_compile_to_libphonenumber_order(
     assert verdict is not None
     expected = _number_type_helper(national, metadata)
     assert (verdict[2], verdict[3]) == (_TYPES[expected], expected != pn.PhoneNumberType.UNKNOWN)
+
+
+REFUSED = {
+    "+4412": "'+4412' is not a possible phone number (wrong length for +44)",
+    "+1 555": "'+1 555' is not a possible phone number (wrong length for +1)",
+    "+445": "'+445' is not a phone number: The string supplied is too short to be a phone number.",
+    "+99912345": "'+99912345' is not a phone number: Could not interpret numbers after plus-sign.",
+    "+0123456": "'+0123456' is not a phone number: Could not interpret numbers after plus-sign.",
+}
+
+
+@pytest.mark.parametrize(("text", "message"), REFUSED.items())
+def test_refusals_say_why_in_libphonenumber_words(text: str, message: str) -> None:
+    """The same words from the compiled tables as from libphonenumber's path (which
+    answers a calling code's first numbers)."""
+    with pytest.raises(BadNumber) as compiled:
+        classify(text, "US")
+    with pytest.raises(BadNumber) as reference:
+        policy.numbers._classify_with_phonenumbers(text)
+    assert str(compiled.value) == str(reference.value) == message
