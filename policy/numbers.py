@@ -155,7 +155,7 @@ _Verdict = tuple[str, int, str, bool]  # country, calling code, number type, val
 _Table = tuple[re.Pattern[str], tuple[_Verdict | None, ...]]  # None: ask libphonenumber
 _IMPOSSIBLE: _Verdict = ("", 0, "", False)  # not a possible length (by identity)
 
-# By calling code: a table per national length (0 to the parser's 17 digits in all), or
+# By calling code: a table per national length (0 to 17 digits less the code), or
 # None where libphonenumber answers everything (not a calling code, or metadata these
 # tables cannot express). Compiling costs 1–10 ms a calling code (+1, 25 regions: ~30 ms)
 # against ~15 µs saved a number, so a code is compiled once it has been seen
