@@ -13,9 +13,8 @@ order — about 2 µs. Anything else goes through libphonenumber itself.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, cast
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -45,9 +44,10 @@ class BadNumber(ValueError):
     """The text is not a possible phone number (the caller turns this into a located error)."""
 
 
-@dataclass(frozen=True, slots=True)
-class NumberInfo:
-    """What the engine needs to know about one dialled or calling number."""
+class NumberInfo(NamedTuple):
+    """What the engine needs to know about one dialled or calling number.
+
+    Immutable; a named tuple, so that the compiled path builds one in ~0.15 µs."""
 
     text: str
     digits: str  # E.164 digits without '+', or the short code
@@ -104,13 +104,11 @@ def _classify_e164(text: str) -> NumberInfo:
             if verdict is _IMPOSSIBLE:
                 raise BadNumber(_impossible(text, int(code)))
             if verdict is not None:
-                info = _Draft()
-                info.text = text
-                info.digits = digits
-                info.country, info.calling_code, info.number_type, info.valid = verdict
-                info.emergency = info.short_code = False
-                info.__class__ = NumberInfo
-                return cast(NumberInfo, info)
+                country, calling_code, number_type, valid = verdict
+                return _new(
+                    NumberInfo,
+                    (text, digits, country, calling_code, number_type, False, False, valid),
+                )
     return _classify_with_phonenumbers(text)
 
 
@@ -165,11 +163,7 @@ _tables: dict[str, tuple[_Table, ...] | None] = {}
 _seen: dict[str, int] = {}
 _COMPILE_AFTER = 64
 
-# NumberInfo is frozen: its __init__ pays an object.__setattr__ per field, ~0.9 µs, a
-# third of the compiled path's budget. The compiled path fills an unfrozen object with
-# the same slots and makes it a NumberInfo (CPython allows __class__ assignment between
-# classes of one layout): the same object for ~0.2 µs.
-_Draft: Any = type("_NumberInfoDraft", (), {"__slots__": NumberInfo.__slots__})
+_new = tuple.__new__  # a NumberInfo from its fields, without __new__'s argument parsing
 
 # _number_type_helper's order of checks after the general description's gate; fixed
 # line and mobile come last (see _region_types).
