@@ -143,6 +143,12 @@ class Binding:
             self.recipients[event] = (held, tuple(emails))
         credits_state = tenant.credits
         self.initial = State(credits_state.balance if credits_state else None, tenant.usage)
+        # The auto-recharge trigger (None: no auto-recharge), read on every credits call.
+        self.trigger = (
+            credits_state.recharge_below
+            if credits_state is not None and credits_state.auto_recharge
+            else None
+        )
 
     def _plan_pool_key(self, spec: PlanPoolSpec, upn: str, location: str) -> str:
         if spec.per_user:

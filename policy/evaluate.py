@@ -327,7 +327,8 @@ class Engine:
     ) -> tuple[Decision, Observation | None]:
         """:meth:`decide`, and what the engine observed of the call (None when it was
         refused before its numbers were looked at: an unknown user)."""
-        state.begin(call.month)
+        if state.month is None:
+            state.month = call.month  # the month the tenant's usage belongs to (begin)
         return self._decide(call, self.bind(tenant), state, commit=True)
 
     def _dest_kind(self, region: str, number: NumberInfo) -> str:
@@ -446,8 +447,8 @@ class Engine:
             )
         settle = _Settlement(self, call, b, state, route, number, origin)
         if kind == "pool":
-            ref = self._pool_ref(b, route, user)
-            decision = settle.pay_pool(ref)
+            pools = user.pools if user is not None else b.shared_pools
+            decision = settle.pay_pool(pools.get(route.pool or ""))
         else:
             decision = settle.pay_credits()
         if duration is None:
@@ -462,12 +463,6 @@ class Engine:
                 key, minutes = settle.pool_use
                 state.add(key, call.month, minutes)
         return decision
-
-    def _pool_ref(self, b: Binding, route: Route, user: BoundUser | None) -> PoolRef | None:
-        assert route.pool is not None
-        if user is not None:
-            return user.pools.get(route.pool)
-        return b.shared_pools.get(route.pool)
 
     def _engine_denial(
         self, call: Call, b: Binding, state: State, code: str, reason: str
@@ -601,12 +596,8 @@ class _Settlement:
         self.number = number
         self.origin = origin
         self.card = engine.ratecard
-        credits = b.tenant.credits
-        self.credits = credits
-        # The auto-recharge trigger (None: no auto-recharge).
-        self.trigger = (
-            credits.recharge_below if credits is not None and credits.auto_recharge else None
-        )
+        self.credits = b.tenant.credits
+        self.trigger = b.trigger
         self.balance = state.balance
         self.failing = state.failing
         self.attempted = False
@@ -701,7 +692,10 @@ class _Settlement:
             if duration is None:
                 denial = None if self._covers() else "no_rate"
             else:
-                cost = self._price(duration)
+                number = self.number
+                cost = self.card.price(
+                    number.digits, number.number_type, self.origin, call.start, duration
+                )
                 denial = None if cost is not None else "no_rate"
         if denial is not None:
             if via_pool:
