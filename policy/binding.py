@@ -9,11 +9,8 @@ events get their recipients. A licence the policy does not declare is bad input
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
-
-import phonenumbers
 
 from .compile import CompiledPolicy, PlanPoolSpec
 from .errors import Finding, SchemaError
@@ -35,7 +32,7 @@ class PoolRef:
     paid_by: str  # plan | conferencing
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class BoundUser:
     upn: str
     location: str
@@ -43,7 +40,7 @@ class BoundUser:
     plan: str | None
     credits_licensed: bool
     calling_code: int
-    pools: dict[str, PoolRef] = field(default_factory=dict)  # pool name → this user's pool
+    pools: dict[str, PoolRef]  # pool name → this user's pool
 
 
 class State:
@@ -90,6 +87,8 @@ class Binding:
     """A tenant bound to a policy: users resolved, pools sized, recipients resolved."""
 
     def __init__(self, policy: CompiledPolicy, tenant: Tenant) -> None:
+        import phonenumbers  # a binding is made once per tenant; loading needs none
+
         findings = [f for f in tenant_findings(policy, tenant) if f.is_error]
         if findings:
             raise SchemaError.from_finding(findings[0], tuple(findings))

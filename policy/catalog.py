@@ -7,7 +7,6 @@ needs the catalogue but not the checker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import ast
@@ -16,20 +15,24 @@ from .vocabulary import BUILTIN_DENIALS
 __all__ = ["Catalog"]
 
 
-@dataclass
 class Catalog:
-    """Every declaration of a policy, by name, in declaration order."""
+    """Every declaration of a policy, by name, in declaration order (filled by the checker)."""
 
-    modules: tuple[ast.Module, ...]
-    zones: dict[str, ast.Zone] = field(default_factory=dict)
-    areas: dict[str, ast.Area] = field(default_factory=dict)
-    licences: dict[str, ast.Licence] = field(default_factory=dict)
-    plans: dict[str, ast.Plan] = field(default_factory=dict)
-    shared_pools: dict[str, ast.SharedPool] = field(default_factory=dict)
-    roles: dict[str, ast.Role] = field(default_factory=dict)
-    denials: dict[str, ast.Denial] = field(default_factory=dict)
-    scenarios: list[ast.Scenario] = field(default_factory=list)
-    notifies: list[ast.Notify] = field(default_factory=list)
+    def __init__(self, modules: tuple[ast.Module, ...]) -> None:
+        self.modules = modules
+        self.zones: dict[str, ast.Zone] = {}
+        self.areas: dict[str, ast.Area] = {}
+        self.licences: dict[str, ast.Licence] = {}
+        self.plans: dict[str, ast.Plan] = {}
+        self.shared_pools: dict[str, ast.SharedPool] = {}
+        self.roles: dict[str, ast.Role] = {}
+        self.denials: dict[str, ast.Denial] = {}
+        self.scenarios: list[ast.Scenario] = []
+        self.notifies: list[ast.Notify] = []
+
+    def __repr__(self) -> str:
+        files = ", ".join(m.file for m in self.modules)
+        return f"Catalog({files}: {len(self.scenarios)} scenarios)"
 
     @cached_property
     def regions(self) -> dict[str, ast.Zone | ast.Area]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ast
 from .binding import Binding, BoundUser, PoolRef, State
@@ -27,6 +26,11 @@ from .ratecard import RateCard
 from .tenant import Tenant
 from .trace import Trace
 
+if TYPE_CHECKING:  # checked as the dataclass it behaves like
+    from dataclasses import dataclass as record
+else:
+    from .records import record
+
 __all__ = ["Engine"]
 
 ENGINE = "(engine)"
@@ -35,7 +39,7 @@ _MAX_ROUTES = 200_000
 _new = tuple.__new__  # builds a Decision from its fields in order, without keywords
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Route:
     """What the rules say about one situation, before money and state."""
 
@@ -48,10 +52,11 @@ class Route:
     pool: str | None = None  # pool name (resolved per user)
     payer: str | None = None  # credits payer: user | organizer | tenant
     payer_licensed: bool = True
-    reason: str = field(init=False, repr=False, compare=False)  # a free call's reason
+    reason: str = ""  # a free call's reason: the sentence and a full stop, filled in
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "reason", self.sentence + ".")
+        if not self.reason:
+            object.__setattr__(self, "reason", self.sentence + ".")
 
 
 class Observation(NamedTuple):

@@ -14,28 +14,31 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
-from phonenumbers.phonenumberutil import _number_type_helper, national_significant_number
+if TYPE_CHECKING:
+    import phonenumbers
 
 __all__ = ["BadNumber", "NumberInfo", "classify"]
 
+#: libphonenumber's ``PhoneNumberType`` values → ccpolicy's names (the values are
+#: written out so that importing this module does not import ``phonenumbers``, ~15 ms;
+#: a test holds them to the library's).
 _TYPES = {
-    PhoneNumberType.FIXED_LINE: "fixed_line",
-    PhoneNumberType.MOBILE: "mobile",
-    PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
-    PhoneNumberType.TOLL_FREE: "toll_free",
-    PhoneNumberType.PREMIUM_RATE: "premium_rate",
-    PhoneNumberType.SHARED_COST: "shared_cost",
-    PhoneNumberType.VOIP: "voip",
-    PhoneNumberType.PERSONAL_NUMBER: "personal_number",
-    PhoneNumberType.PAGER: "pager",
-    PhoneNumberType.UAN: "uan",
-    PhoneNumberType.VOICEMAIL: "voicemail",
-    PhoneNumberType.UNKNOWN: "unknown",
+    0: "fixed_line",
+    1: "mobile",
+    2: "fixed_line_or_mobile",
+    3: "toll_free",
+    4: "premium_rate",
+    5: "shared_cost",
+    6: "voip",
+    7: "personal_number",
+    8: "pager",
+    9: "uan",
+    10: "voicemail",
+    99: "unknown",
 }
+_UNKNOWN_TYPE = 99
 
 NON_GEOGRAPHIC = "001"
 
@@ -75,6 +78,8 @@ def classify(text: str, region: str) -> NumberInfo:
 def _classify_short(text: str, region: str) -> NumberInfo:
     if not text or len(text) > 8 or not all(c.isdigit() or c in "*#" for c in text):
         raise BadNumber(f"'{text}' is neither an E.164 number (+ and digits) nor a short code")
+    import phonenumbers  # imported on first use (see _TYPES)
+
     emergency = phonenumbers.is_emergency_number(text, region)
     kind = "emergency" if emergency else "short_code"
     return NumberInfo(text, text, region, 0, kind, emergency, True, True)
@@ -86,10 +91,11 @@ def _classify_e164(text: str) -> NumberInfo:
     against the code's table for their length. Anything else: libphonenumber."""
     digits = text[1:]
     if 3 <= len(digits) <= 17 and digits.isascii() and digits.isdigit():
+        codes = _CALLING_CODES or _calling_codes()
         code = digits[:1]
-        if code not in _CALLING_CODES:
+        if code not in codes:
             code = digits[:2]
-            if code not in _CALLING_CODES:
+            if code not in codes:
                 code = digits[:3]
         try:
             tables = _tables[code]
@@ -118,6 +124,9 @@ def _impossible(text: str, calling_code: int) -> str:
 
 def _classify_with_phonenumbers(text: str) -> NumberInfo:
     """The reference path: libphonenumber's parser, possibility, region and type."""
+    import phonenumbers
+    from phonenumbers.phonenumberutil import _number_type_helper, national_significant_number
+
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException as exc:
@@ -133,7 +142,7 @@ def _classify_with_phonenumbers(text: str) -> NumberInfo:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, country)
         if metadata is not None:
             found = _number_type_helper(national_significant_number(parsed), metadata)
-            valid = found != PhoneNumberType.UNKNOWN
+            valid = found != _UNKNOWN_TYPE
             number_type = _TYPES.get(found, "unknown")
     else:
         country = phonenumbers.region_code_for_country_code(code)
@@ -147,7 +156,16 @@ def _classify_with_phonenumbers(text: str) -> NumberInfo:
 # as one regex, its alternatives in libphonenumber's order, each ending in a named group
 # whose verdict ``fullmatch(national).lastindex`` picks.
 
-_CALLING_CODES = {str(code): code for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE}
+#: Calling codes as text → as numbers; filled on first use (see _TYPES).
+_CALLING_CODES: dict[str, int] = {}
+
+
+def _calling_codes() -> dict[str, int]:
+    import phonenumbers
+
+    _CALLING_CODES.update((str(code), code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+    return _CALLING_CODES
+
 
 _Verdict = tuple[str, int, str, bool]  # country, calling code, number type, valid
 _Table = tuple[re.Pattern[str], tuple[_Verdict | None, ...]]  # None: ask libphonenumber
@@ -191,7 +209,9 @@ def _tables_once_seen(code: str) -> tuple[_Table, ...] | None:
 
 def _compile(code: str) -> tuple[_Table, ...] | None:
     """The tables of calling code ``code`` (see ``_tables``)."""
-    calling_code = _CALLING_CODES.get(code)
+    import phonenumbers
+
+    calling_code = (_CALLING_CODES or _calling_codes()).get(code)
     if calling_code is None:
         return None
     regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE[calling_code]

@@ -269,3 +269,14 @@ def test_refusals_say_why_in_libphonenumber_words(text: str, message: str) -> No
     with pytest.raises(BadNumber) as reference:
         policy.numbers._classify_with_phonenumbers(text)
     assert str(compiled.value) == str(reference.value) == message
+
+
+def test_type_names_are_keyed_by_libphonenumbers_own_values() -> None:
+    # policy.numbers writes PhoneNumberType's values out (it imports phonenumbers lazily).
+    names = {
+        getattr(pn.PhoneNumberType, name.upper()): name
+        for name in _TYPES.values()
+        if name != "unknown"
+    }
+    names[pn.PhoneNumberType.UNKNOWN] = "unknown"
+    assert names == _TYPES
