@@ -28,7 +28,17 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-SECTIONS = ["evaluate", "cedar", "load", "growth", "ratecard", "batch", "ledger", "cli"]
+SECTIONS = [
+    "evaluate",
+    "cedar",
+    "numbers",
+    "load",
+    "growth",
+    "ratecard",
+    "batch",
+    "ledger",
+    "cli",
+]
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 Row = dict[str, Any]
@@ -257,6 +267,27 @@ def section_growth(quick: bool) -> list[Row]:
     return rows
 
 
+def section_numbers(quick: bool) -> list[Row]:
+    import bench_numbers
+
+    n = 20_000 if quick else 50_000
+    f = bench_numbers.measure_numbers(n, 3 if quick else 5)
+    return [
+        row(
+            f"classify a number never seen ({n:,} distinct E.164 numbers)",
+            us(f["unseen_median"]),
+            note=f"mean {f['unseen_mean']:.2f} µs; its calling code's tables compiled",
+        ),
+        row("classify a number seen before (cache hit)", us(f["hit_median"])),
+        row(
+            "the same through libphonenumber (parse, possible, region, type)",
+            us(f["reference_median"]),
+            note=f"{f['reference_mean'] / f['unseen_mean']:.1f}× the mean above",
+        ),
+        row("first use of +1: compiling its tables (25 regions)", f"{f['first_use_ms']:.1f} ms"),
+    ]
+
+
 def section_ratecard(quick: bool) -> list[Row]:
     import bench_rating
 
@@ -361,6 +392,7 @@ RUNNERS: dict[str, Callable[[bool], list[Row]]] = {
     "growth": section_growth,
     "ratecard": section_ratecard,
     "batch": section_batch,
+    "numbers": section_numbers,
     "ledger": section_ledger,
     "cli": section_cli,
 }
