@@ -37,6 +37,14 @@ ENGINE = "(engine)"
 _EMPTY: frozenset[str] = frozenset()
 _MAX_ROUTES = 200_000
 _new = tuple.__new__  # builds a Decision from its fields in order, without keywords
+# The situation key takes NumberInfo[2:7] in one slice (see Engine._decide).
+assert NumberInfo._fields[2:7] == (
+    "country",
+    "calling_code",
+    "number_type",
+    "emergency",
+    "short_code",
+)
 
 
 @record(frozen=True, slots=True)
@@ -111,8 +119,11 @@ class Engine:
 
     def evaluate(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Decision:
         """Decide one call against the tenant as it is. Pure: nothing is changed."""
-        binding = self.bind(tenant)
-        return self._decide(_as_call(call), binding, binding.initial, commit=False)[0]
+        last = self._last  # bind()'s fast path, inline: this runs on every call attempt
+        binding = last[1] if last is not None and last[0] is tenant else self.bind(tenant)
+        if not isinstance(call, Call):
+            call = Call.from_dict(call)
+        return self._decide(call, binding, binding.initial, commit=False)[0]
 
     def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
         """Decide calls in order against an in-memory copy of the tenant (SPEC Evaluation):
@@ -214,7 +225,8 @@ class Engine:
         user: BoundUser | None = None
         unknown = None
         if call.user:
-            user = b.users.get(call.user.lower())
+            users = b.users  # keyed by the lower-cased UPN
+            user = users.get(call.user) or users.get(call.user.lower())
             if user is None:
                 unknown = f"'{call.user}' is not a user of tenant {tenant.name}."
         elif call.direction == "outbound" and call.context in ("user", "meeting"):
@@ -225,22 +237,18 @@ class Engine:
             return self._engine_denial(call, b, state, "unknown_user", unknown), None
         seen = self._observe(call, b, user)
         region, number, _, origin_country, shares = seen
-        licences = user.licences if user is not None else _EMPTY
-        plan = user.plan if user is not None else None
-        service = call.to in b.service_numbers
+        # The situation: everything the rules can see. number[2:7] is the number's
+        # country, calling code, type, emergency and short-code flags (NumberInfo order).
         key: tuple[Any, ...] = (
             call.direction,
             call.context,
-            number.country,
-            number.number_type,
-            number.short_code,
-            number.emergency,
+            number[2:7],
             region,
             origin_country,
             shares,
-            licences,
-            plan,
-            service,
+            user.licences if user is not None else _EMPTY,
+            user.plan if user is not None else None,
+            call.to in b.service_numbers,
         )
         if policy.uses_state:
             key += self._state_bits(b, state, user, call.month)
