@@ -131,6 +131,8 @@ _NumberRow = tuple[
     NumberInfo | None, NumberInfo | None, str | None, str | None, str | None, str, str
 ]
 
+#: A decision's (permitted, paid_by, pool, denial, scenario, currency).
+_Words = tuple[bool, str, str | None, str | None, str, str]
 #: A rounded connect fee and its CSV text.
 _Fee = tuple[Decimal, str]
 
@@ -207,7 +209,7 @@ class RowBuilder:
         #: (Number Type, country, short code, direction, region, calling number's country)
         #: → the columns Number Type to Destination Dialed as CSV text, with a comma after.
         self._heads: dict[tuple[str, str, bool, str, str, str | None], str] = {}
-        self._words: dict[Any, str] = {}  # decision words → CSV text (see _word)
+        self._words: dict[_Words, tuple[str, str, str]] = {}  # see _word_texts
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -370,16 +372,9 @@ class RowBuilder:
                     fee_text = found[1] if found[0] < cost else cost_text
         else:
             capability = self.capability(call, d, user)
-        words = self._words
-        tail = words.get((permitted, paid_by, pool, denial))
-        if tail is None:
-            tail = self._word((permitted, paid_by, pool, denial))
-        scenario_text = words.get(scenario)
-        if scenario_text is None:
-            scenario_text = self._word(scenario)
-        currency_text = words.get(currency)
-        if currency_text is None:
-            currency_text = self._word(currency)
+        words = (permitted, paid_by, pool, denial, scenario, currency)
+        texts = self._words.get(words) or self._word_texts(words)
+        tail, scenario_text, currency_text = texts
         call_type = _CALL_TYPES.get(context, _VOICE_APP_TYPES)[direction != "outbound"]
         hasher = self._hash.copy()
         hasher.update(call_id.encode())
@@ -398,21 +393,16 @@ class RowBuilder:
         span = self._spans.get(duration)
         return self._time_text(start + (span or self._span(duration)))
 
-    def _word(self, key: Any) -> str:
-        """CSV text of a word (scenario, currency), of ``(permitted, paid_by, pool,
-        denial)``, or of ``(Number Type, Domestic/International, Destination Dialed)``
-        followed by a comma."""
-        if isinstance(key, tuple) and len(key) == 4:
-            permitted, paid_by, pool, denial = key
-            text = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
-        elif isinstance(key, tuple):
-            text = "".join(f"{_csv(part)}," for part in key)
-        else:
-            text = _csv(key)
+    def _word_texts(self, words: _Words) -> tuple[str, str, str]:
+        """The CSV texts of a decision's words: ``permitted`` to ``denial`` (one text),
+        ``scenario`` and ``currency`` — cached (a run sees few distinct ones)."""
+        permitted, paid_by, pool, denial, scenario, currency = words
+        tail = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
+        texts = (tail, _csv(scenario), _csv(currency))
         if len(self._words) >= _CACHE_LIMIT:
             self._words.clear()
-        self._words[key] = text
-        return text
+        self._words[words] = texts
+        return texts
 
     def _number_info(self, call: Call, region: str) -> _NumberRow:
         to, from_ = call.to, call.from_
