@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +42,13 @@ class SeenIds:
     id: 16 bytes a slot at a load between 1/4 and 1/2, i.e. 32–64 bytes.
     """
 
-    __slots__ = ("_keys", "_mask", "_size", "_values")
+    __slots__ = ("_keys", "_limit", "_mask", "_size", "_values")
 
     def __init__(self, capacity: int = 1 << 12) -> None:
         self._keys = _zeros(capacity)
         self._values = _zeros(capacity)
         self._mask = capacity - 1
+        self._limit = capacity // 2  # the most entries before the arrays grow
         self._size = 0
 
     def __len__(self) -> int:
@@ -58,10 +60,10 @@ class SeenIds:
         keys, mask = self._keys, self._mask
         i = h & mask
         k = keys[i]
-        if k == 0:
+        if not k:
             return ()
         found: tuple[int, ...] = ()
-        while k != 0:
+        while k:
             if k == h:
                 found += (self._values[i],)
             i = (i + 1) & mask
@@ -69,35 +71,30 @@ class SeenIds:
         return found
 
     def add(self, key: str, value: int) -> None:
-        size = self._size + 1
-        if 2 * size > len(self._keys):
+        if self._size >= self._limit:
             self._grow()
         h = hash(key) or 1
         keys, mask = self._keys, self._mask
         i = h & mask
-        while keys[i] != 0:
+        while keys[i]:
             i = (i + 1) & mask
         keys[i] = h
         self._values[i] = value
-        self._size = size
-
-    def _put(self, h: int, value: int) -> None:
-        keys, mask = self._keys, self._mask
-        i = h & mask
-        while keys[i] != 0:
-            i = (i + 1) & mask
-        keys[i] = h
-        self._values[i] = value
+        self._size += 1
 
     def _grow(self) -> None:
         old_keys, old_values = self._keys, self._values
         capacity = 2 * len(old_keys)
-        self._keys = _zeros(capacity)
-        self._values = _zeros(capacity)
-        self._mask = capacity - 1
-        for h, value in zip(old_keys, old_values, strict=True):
-            if h != 0:
-                self._put(h, value)
+        self._keys = keys = _zeros(capacity)
+        self._values = values = _zeros(capacity)
+        self._mask = mask = capacity - 1
+        self._limit = capacity // 2
+        for h, value in compress(zip(old_keys, old_values, strict=True), old_keys):
+            i = h & mask  # (the used slots only: compress skips those with key 0)
+            while keys[i]:
+                i = (i + 1) & mask
+            keys[i] = h
+            values[i] = value
 
 
 def _zeros(n: int) -> array[int]:

@@ -11,7 +11,7 @@ from .errors import Location, SchemaError
 if TYPE_CHECKING:
     from .documents import Document
 
-__all__ = ["Call", "calls_from_document", "month_of"]
+__all__ = ["Call", "calls_from_document", "month_of", "new_call"]
 
 _UTC = timezone.utc
 _new = tuple.__new__
@@ -168,6 +168,26 @@ class Call(_CallFields):
             where=where,
             path=path,
         )
+
+
+def new_call(
+    id: str,
+    direction: str,
+    to: str,
+    start: datetime,
+    context: str,
+    user: str | None,
+    from_: str | None,
+    duration: int | None,
+    where: Location | None,
+    path: str,
+) -> Call:
+    """``Call(...)`` with every field given, for readers (one call per record): a plain
+    function call, which spares ``Call.__new__``'s detour through ``type.__call__``."""
+    month = month_of(start)
+    return _new(
+        Call, (id, direction, to, start, context, user, from_, duration, where, path, month)
+    )
 
 
 def calls_from_document(document: Document) -> Iterator[Call]:

@@ -31,9 +31,12 @@ from typing import Any
 
 import yaml
 
-from .call import Call
+from .call import Call, new_call
 from .errors import InputError, Location, SchemaError
 from .source import display_name
+
+_new = tuple.__new__  # builds a named tuple without its Python __new__
+assert Location._fields == ("file", "line", "column")
 
 __all__ = [
     "CALL_COLUMNS",
@@ -395,73 +398,70 @@ def _own_rows(reader: Any, header: list[str], source: str) -> Iterator[Call | Ba
     parse = datetime.fromisoformat
     row = 0
     line = reader.line_num + 1
-    while True:
-        try:
-            cells: list[str] = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            raise InputError(f"broken CSV: {exc}", location=Location(source, line)) from None
-        if not cells:
-            line = reader.line_num + 1
-            continue
-        row += 1
-        if len(cells) != width:
-            yield _wrong_width(row, line, cells, width)
-            line = reader.line_num + 1
-            continue
-        cells.append("")
-        call_id = cells[i_id]
-        direction = cells[i_direction]
-        context = cells[i_context] or "user"
-        user = cells[i_user] or None
-        from_ = cells[i_from] or None
-        to = cells[i_to]
-        text = cells[i_start]
-        seconds = cells[i_duration]
-        start = last_start if text == last_text else None
-        if (
-            call_id
-            and direction in directions
-            and context in contexts
-            and (user is None or user in good_users or _remember(user, upn, good_users))
-            and (from_ is None or e164(from_))
-            and to
-            and to_shape(to)
-        ):
-            if start is None:
-                try:
-                    start = parse(text)
-                except ValueError:
-                    start = None
-                if start is not None and start.tzinfo is not None:
-                    last_text, last_start = text, start
-                else:
-                    start = None
-            duration: int | None = None
-            if seconds:
-                duration = int(seconds) if seconds.isdigit() and seconds.isascii() else -1
-            if start is not None and (duration is None or duration >= 0):
-                yield Call(
-                    call_id,
-                    direction,
-                    to,
-                    start,
-                    context,
-                    user,
-                    from_,
-                    duration,
-                    Location(source, line),
-                    f"row {row}",
-                )
+    try:
+        for cells in reader:
+            if not cells:
                 line = reader.line_num + 1
                 continue
-        del cells[width]
-        try:  # the slow path: the exact error (or a call the fast path doubted)
-            yield _own_call(dict(zip(header, cells, strict=True)), Location(source, line), row)
-        except RowError as exc:
-            yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
-        line = reader.line_num + 1
+            row += 1
+            if len(cells) != width:
+                yield _wrong_width(row, line, cells, width)
+                line = reader.line_num + 1
+                continue
+            cells.append("")
+            call_id = cells[i_id]
+            direction = cells[i_direction]
+            context = cells[i_context] or "user"
+            user = cells[i_user] or None
+            from_ = cells[i_from] or None
+            to = cells[i_to]
+            text = cells[i_start]
+            seconds = cells[i_duration]
+            start = last_start if text == last_text else None
+            if (
+                call_id
+                and direction in directions
+                and context in contexts
+                and (user is None or user in good_users or _remember(user, upn, good_users))
+                and (from_ is None or e164(from_))
+                and to
+                and to_shape(to)
+            ):
+                if start is None:
+                    try:
+                        start = parse(text)
+                    except ValueError:
+                        start = None
+                    if start is not None and start.tzinfo is not None:
+                        last_text, last_start = text, start
+                    else:
+                        start = None
+                duration: int | None = None
+                if seconds:
+                    duration = int(seconds) if seconds.isdigit() and seconds.isascii() else -1
+                if start is not None and (duration is None or duration >= 0):
+                    yield new_call(
+                        call_id,
+                        direction,
+                        to,
+                        start,
+                        context,
+                        user,
+                        from_,
+                        duration,
+                        _new(Location, (source, line, 0)),
+                        f"row {row}",
+                    )
+                    line = reader.line_num + 1
+                    continue
+            del cells[width]
+            try:  # the slow path: the exact error (or a call the fast path doubted)
+                yield _own_call(dict(zip(header, cells, strict=True)), Location(source, line), row)
+            except RowError as exc:
+                yield BadRow(row, line, exc.field, exc.reason, _record_text(cells))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"broken CSV: {exc}", location=Location(source, line)) from None
 
 
 def _remember(user: str, upn: Callable[[str], object], good: set[str]) -> bool:

@@ -131,6 +131,11 @@ _NumberRow = tuple[
     NumberInfo | None, NumberInfo | None, str | None, str | None, str | None, str, str
 ]
 
+#: A decision's (permitted, paid_by, pool, denial, scenario, currency).
+_Words = tuple[bool, str, str | None, str | None, str, str]
+#: A rounded connect fee and its CSV text.
+_Fee = tuple[Decimal, str]
+
 _UTC = timezone.utc
 _QUOTE = re.compile(r'[,"\r\n]').search  # what makes the csv module quote a field
 _CACHE_LIMIT = 16_384  # entries per row-fragment cache before it is cleared (bounded)
@@ -157,6 +162,20 @@ _DECISION_HEAD = (
     "balance_after",
 )
 assert Decision._fields[: len(_DECISION_HEAD)] == _DECISION_HEAD
+#: The leading :class:`Call` and :class:`NumberInfo` fields unpacked by position.
+_CALL_HEAD = ("id", "direction", "to", "start", "context", "user", "from_", "duration")
+assert Call._fields[: len(_CALL_HEAD)] == _CALL_HEAD
+_NUMBER_FIELDS = (
+    "text",
+    "digits",
+    "country",
+    "calling_code",
+    "number_type",
+    "emergency",
+    "short_code",
+    "valid",
+)
+assert NumberInfo._fields == _NUMBER_FIELDS
 
 
 class RowBuilder:
@@ -185,8 +204,12 @@ class RowBuilder:
         self._user_rows: dict[str | None, _UserRow] = {}
         self._days: dict[int, str] = {}  # proleptic ordinal → "YYYY-MM-DDT"
         self._spans: dict[int, timedelta] = {}  # duration → timedelta
-        self._fees: dict[Decimal, Decimal] = {}  # connect fee → rounded
-        self._words: dict[Any, str] = {}  # decision words → CSV text (see _word)
+        self._fees: dict[Decimal, _Fee] = {}  # connect fee → rounded, and its text
+        self._zero_text = str(self.zero)
+        #: (Number Type, country, short code, direction, region, calling number's country)
+        #: → the columns Number Type to Destination Dialed as CSV text, with a comma after.
+        self._heads: dict[tuple[str, str, bool, str, str, str | None], str] = {}
+        self._words: dict[_Words, tuple[str, str, str]] = {}  # see _word_texts
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -256,7 +279,9 @@ class RowBuilder:
         cost = d.cost
         fee = self.zero
         if d.paid_by == "credits" and cost and number is not None:
-            fee = self._connect_fee(call, number, origin, region, cost)
+            found = self._fee(number, _origin_country(call.direction, origin, region), call.start)
+            if found is not None:
+                fee = found[0] if found[0] < cost else cost
         return (
             self.usage_id(call.id),
             call.id,
@@ -307,22 +332,21 @@ class RowBuilder:
             _authorization,
             balance_after,
         ) = d[:13]
-        upn = call.user
-        entry = self._user_rows.get(upn)
-        if entry is None:
-            entry = self._user_row(upn)
+        call_id, direction, to, given_start, context, upn, from_, duration = call[:8]
+        entry = self._user_rows.get(upn) or self._user_row(upn)
         user, region, _, _, _, user_text = entry
         if seen is None:
-            info = self._numbers.get((call.to, region, call.from_, call.direction))
-            if info is None:
-                info = self._number_row(call, region)
+            info = self._numbers.get((to, region, from_, direction)) or self._number_row(
+                call, region
+            )
+            number, origin, _, _, _, from_text, number_text = info
         else:
-            info = self._number_fragments(call, region, seen.number, seen.origin)
-        number, origin, _, _, _, from_text, number_text = info
-        start = call.start
+            number, origin = seen[1], seen[2]
+            from_text = "" if from_ is None else _csv(from_)
+            number_text = self._number_text(to, direction, region, number, origin)
+        start = given_start
         if start.tzinfo is not _UTC:
             start = start.astimezone(_UTC)
-        duration = call.duration
         prefix = self._days.get(start.toordinal()) if not start.microsecond else None
         if prefix is None:
             start_text = self._time_text(start)
@@ -338,29 +362,20 @@ class RowBuilder:
                     end_text = prefix + _HOUR_MINUTE[end // 60] + _SECOND_Z[end % 60]
                 else:
                     end_text = self._end_text(start, duration)
-        zero = self.zero
+        cost_text = self._zero_text if cost is None else str(cost)
+        fee_text = self._zero_text
         if paid_by == "credits":
             capability: str | None = CREDITS
-            fee = (
-                self._connect_fee(call, number, origin, region, cost)
-                if cost and number is not None
-                else zero
-            )
+            if cost and number is not None:
+                found = self._fee(number, _origin_country(direction, origin, region), given_start)
+                if found is not None:
+                    fee_text = found[1] if found[0] < cost else cost_text
         else:
             capability = self.capability(call, d, user)
-            fee = zero
-        words = self._words
-        tail = words.get((permitted, paid_by, pool, denial))
-        if tail is None:
-            tail = self._word((permitted, paid_by, pool, denial))
-        scenario_text = words.get(scenario)
-        if scenario_text is None:
-            scenario_text = self._word(scenario)
-        currency_text = words.get(currency)
-        if currency_text is None:
-            currency_text = self._word(currency)
-        call_type = _CALL_TYPES.get(call.context, _VOICE_APP_TYPES)[call.direction != "outbound"]
-        call_id = call.id
+        words = (permitted, paid_by, pool, denial, scenario, currency)
+        texts = self._words.get(words) or self._word_texts(words)
+        tail, scenario_text, currency_text = texts
+        call_type = _CALL_TYPES.get(context, _VOICE_APP_TYPES)[direction != "outbound"]
         hasher = self._hash.copy()
         hasher.update(call_id.encode())
         h = hasher.hexdigest()
@@ -369,7 +384,7 @@ class RowBuilder:
             f"{call_id if _QUOTE(call_id) is None else _quoted(call_id)},,{user_text},"
             f"{from_text},{call_type},"
             f"{number_text},{start_text},{end_text},{'' if duration is None else duration},"
-            f"{fee!s},{zero if cost is None else cost!s},{currency_text},{capability or ''},"
+            f"{fee_text},{cost_text},{currency_text},{capability or ''},"
             f"{tail},{'' if balance_after is None else balance_after!s},{scenario_text},"
             f"{'' if billable is None else billable}\r\n"
         )
@@ -378,21 +393,16 @@ class RowBuilder:
         span = self._spans.get(duration)
         return self._time_text(start + (span or self._span(duration)))
 
-    def _word(self, key: Any) -> str:
-        """CSV text of a word (scenario, currency), of ``(permitted, paid_by, pool,
-        denial)``, or of ``(Number Type, Domestic/International, Destination Dialed)``
-        followed by a comma."""
-        if isinstance(key, tuple) and len(key) == 4:
-            permitted, paid_by, pool, denial = key
-            text = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
-        elif isinstance(key, tuple):
-            text = "".join(f"{_csv(part)}," for part in key)
-        else:
-            text = _csv(key)
+    def _word_texts(self, words: _Words) -> tuple[str, str, str]:
+        """The CSV texts of a decision's words: ``permitted`` to ``denial`` (one text),
+        ``scenario`` and ``currency`` — cached (a run sees few distinct ones)."""
+        permitted, paid_by, pool, denial, scenario, currency = words
+        tail = f"{'true' if permitted else 'false'},{_csv(paid_by)},{_csv(pool)},{_csv(denial)}"
+        texts = (tail, _csv(scenario), _csv(currency))
         if len(self._words) >= _CACHE_LIMIT:
             self._words.clear()
-        self._words[key] = text
-        return text
+        self._words[words] = texts
+        return texts
 
     def _number_info(self, call: Call, region: str) -> _NumberRow:
         to, from_ = call.to, call.from_
@@ -403,54 +413,73 @@ class RowBuilder:
     def _number_fragments(
         self, call: Call, region: str, number: NumberInfo | None, origin: NumberInfo | None
     ) -> _NumberRow:
-        to, from_ = call.to, call.from_
+        to, from_, direction = call.to, call.from_, call.direction
         from_text = "" if from_ is None else _csv(from_)
+        text = self._number_text(to, direction, region, number, origin)
         if number is None:
-            return (None, origin, None, None, None, from_text, f",,,{_csv(to)}")
-        kind = self._kind(call, number, origin, region)
-        number_type, country = number.number_type, number.country
-        words = self._words
-        head = words.get((number_type, kind, country))
-        if head is None:
-            head = self._word((number_type, kind, country))
-        text = head + (to if _QUOTE(to) is None else _quoted(to))
-        return (number, origin, number_type, kind, country, from_text, text)
+            return (None, origin, None, None, None, from_text, text)
+        kind = self._kind(direction, number, origin, region)
+        return (number, origin, number.number_type, kind, number.country, from_text, text)
 
-    def _kind(self, call: Call, number: NumberInfo, origin: NumberInfo | None, region: str) -> str:
+    def _number_text(
+        self,
+        to: str,
+        direction: str,
+        region: str,
+        number: NumberInfo | None,
+        origin: NumberInfo | None,
+    ) -> str:
+        """The four columns Number Type to Destination Number as CSV text; the first
+        three (which depend on the number's class, not its digits) cached."""
+        if number is None:
+            return ",,," + _csv(to)
+        _, _, country, _, number_type, _, short_code, _ = number
+        key = (
+            number_type,
+            country,
+            short_code,
+            direction,
+            region,
+            None if origin is None else origin[2],
+        )
+        head = self._heads.get(key)
+        if head is None:
+            kind = self._kind(direction, number, origin, region)
+            head = f"{_csv(number_type)},{_csv(kind)},{_csv(country)},"
+            if len(self._heads) >= _CACHE_LIMIT:
+                self._heads.clear()
+            self._heads[key] = head
+        return head + (to if _QUOTE(to) is None else _quoted(to))
+
+    def _kind(
+        self, direction: str, number: NumberInfo, origin: NumberInfo | None, region: str
+    ) -> str:
         if number.country == NON_GEOGRAPHIC:
             return "International"
         if number.short_code:
             return "Domestic"
-        if call.direction == "inbound":
+        if direction == "inbound":
             home = origin.country if origin is not None else number.country
             return "Domestic" if self.policy.is_domestic(number.country, home) else "International"
         return "Domestic" if self.policy.is_domestic(region, number.country) else "International"
 
-    def _connect_fee(
-        self,
-        call: Call,
-        number: NumberInfo,
-        origin: NumberInfo | None,
-        region: str,
-        cost: Decimal,
-    ) -> Decimal:
-        if origin is not None:
-            origin_country: str | None = origin.country
-        else:
-            origin_country = region if call.direction == "outbound" else None
-        tariff = self.card.tariff_at(number.digits, number.number_type, origin_country, call.start)
+    def _fee(self, number: NumberInfo, origin: str | None, start: datetime) -> _Fee | None:
+        """The rate card's connect fee for a call to ``number`` at ``start``, rounded, and
+        its CSV text — None if there is none (the caller caps it at the call's cost)."""
+        tariff = self.card.tariff_at(number.digits, number.number_type, origin, start)
         if tariff is None:
-            return self.zero
+            return None
         connect = tariff.connect_fee
         if not connect:
-            return self.zero
+            return None
         fee = self._fees.get(connect)
         if fee is None:
-            fee = self.card.rounding.apply(connect)
+            rounded = self.card.rounding.apply(connect)
+            fee = (rounded, str(rounded))
             if len(self._fees) >= _CACHE_LIMIT:
                 self._fees.clear()
             self._fees[connect] = fee
-        return fee if fee < cost else cost
+        return fee
 
     def capability(self, call: Call, d: Decision, user: _UserInfo | None) -> str | None:
         """The licence the call used: credits ``MCOPSTNPP``; a plan's pool its plan's code
@@ -475,6 +504,14 @@ class RowBuilder:
                 return PLAN_CAPABILITIES[user.plan]
             return VOICE_APPS
         return None
+
+
+def _origin_country(direction: str, origin: NumberInfo | None, region: str) -> str | None:
+    """The country a call comes from, for tariffs: the calling number's, else the
+    caller's region for an outbound call (None for an inbound call without one)."""
+    if origin is not None:
+        return origin.country
+    return region if direction == "outbound" else None
 
 
 def _classify(text: str, region: str) -> NumberInfo | None:

@@ -14,7 +14,7 @@ import pytest
 
 import policy
 from policy.batch import SeenIds, rate
-from policy.call import Call
+from policy.call import Call, new_call
 from policy.cdr import BadRow, RowError, call_from_fields, read_calls
 from policy.cli import main
 from policy.errors import Location
@@ -338,6 +338,71 @@ def test_csv_lines_are_exactly_what_the_csv_module_writes(engine: policy.Engine)
             expected = io.StringIO()
             csv.writer(expected).writerow(format_csv_cells(builder.row(call, decision)))
             assert builder.csv_line(call, decision) == expected.getvalue(), call.id
+
+
+def test_csv_lines_from_the_engines_observation_are_the_same(engine: policy.Engine) -> None:
+    # The fast path of ``rate``: numbers as the engine classified them, their report
+    # columns cached by the number's class (type, country, direction, region, origin).
+    tenant = _tricky_tenant()
+    builder = RowBuilder(engine, tenant)
+    state = engine.bind(tenant).initial.copy()
+    calls = _tricky_calls()
+    calls += [c.replace(id=c.id + "-in", direction="inbound") for c in calls]
+    calls += [c.replace(id=c.id + "-li", user="li@fabrikam.com") for c in calls]
+    decided = [(call, *engine.decide_observed(call, tenant, state)) for call in calls]
+    for _ in range(2):  # caches cold, then warm
+        for call, decision, seen in decided:
+            expected = io.StringIO()
+            csv.writer(expected).writerow(format_csv_cells(builder.row(call, decision)))
+            assert builder.csv_line(call, decision, seen) == expected.getvalue(), call.id
+            assert builder.csv_line(call, decision) == expected.getvalue(), call.id
+
+
+def test_new_call_builds_the_same_call_as_the_constructor() -> None:
+    where = Location("calls.csv", 7)
+    for text in ("2026-11-02T09:00:00Z", "2026-11-30T23:30:00-05:00", "2027-01-01T00:10:00+01:00"):
+        start = datetime.fromisoformat(text)
+        fields = (
+            "c1",
+            "outbound",
+            "+12125551234",
+            start,
+            "user",
+            "a@b.com",
+            None,
+            60,
+            where,
+            "row 3",
+        )
+        made = new_call(*fields)
+        assert type(made) is Call
+        assert made == Call(*fields) and made.month == Call(*fields).month
+
+
+class _Colliding(str):
+    """A call id whose hash collides with every other one's."""
+
+    def __hash__(self) -> int:
+        return 42
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_seen_ids_agree_with_a_dict_across_growth(seed: int) -> None:
+    # SeenIds yields every value stored under the same hash as the id (the caller
+    # confirms the id): a dict of id → values, read by hash, is the model.
+    rng = random.Random(seed)
+    seen = SeenIds(capacity=4)
+    model: dict[str, list[int]] = {}
+    for value in range(1500):
+        key = f"id{rng.randrange(1000)}"
+        if rng.random() < 0.01:
+            key = _Colliding(key)
+        if rng.random() < 0.7:
+            seen.add(key, value)
+            model.setdefault(key, []).append(value)
+        expected = sorted(v for k, vs in model.items() if hash(k) == hash(key) for v in vs)
+        assert sorted(seen.get(key)) == expected
+    assert len(seen) == sum(len(v) for v in model.values())
 
 
 def test_repeats_re_emit_non_ascii_rows_exactly_across_write_batches(
