@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import random
@@ -211,9 +212,33 @@ def test_interrupted_run_leaves_no_output(tmp_path: Path, engine: policy.Engine)
         raise KeyboardInterrupt
 
     out = tmp_path / "usage.csv"
+    before = gc.get_threshold()
     with pytest.raises(KeyboardInterrupt):
         rate(engine, tenant, calls, out, tick=interrupt)
     assert not out.exists() and _leftovers(tmp_path) == []
+    assert gc.get_threshold() == before  # the run's collector setting is undone
+
+
+def test_a_run_collects_garbage_less_often_and_restores_the_setting(
+    tmp_path: Path, engine: policy.Engine
+) -> None:
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "id,direction,user,to,start,duration\n"
+        "a1,outbound,alice@contoso.com,+12125551234,2026-11-02T09:00:00Z,60\n",
+        encoding="utf-8",
+    )
+    seen: list[tuple[int, int, int]] = []
+    before = gc.get_threshold()
+    rate(
+        engine,
+        policy.Tenant.from_file(TENANT),
+        calls,
+        tmp_path / "usage.csv",
+        tick=lambda rows, fraction: seen.append(gc.get_threshold()),
+    )
+    assert seen and seen[0][0] >= 100_000 > before[0]  # during the run (the final tick)
+    assert gc.get_threshold() == before
 
 
 def test_usage_errors(tmp_path: Path) -> None:
