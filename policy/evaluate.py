@@ -79,6 +79,14 @@ class Observation(NamedTuple):
     shares: bool  # caller and number share a country calling code (or a short code)
 
 
+def origin_country_of(direction: str, origin: NumberInfo | None, region: str) -> str | None:
+    """The country a call comes from (for origin rules and tariffs): the calling number's,
+    else the caller's region for an outbound call; None for an inbound call without one."""
+    if origin is not None:
+        return origin.country
+    return region if direction == "outbound" else None
+
+
 class Engine:
     """A compiled policy plus a rate card: the object telephony code calls."""
 
@@ -270,16 +278,14 @@ class Engine:
             number = classify(call.to, region)
         except BadNumber:
             number = self._number(call, "to", call.to, region)  # raises, located
-        origin: NumberInfo | None = None
-        if call.from_:
-            origin = self._number(call, "from", call.from_, region)
-            origin_country: str | None = origin.country
+        origin = self._number(call, "from", call.from_, region) if call.from_ else None
+        if origin is not None:
             origin_code = origin.calling_code
         elif call.direction == "outbound":
-            origin_country = region
             origin_code = user.calling_code if user is not None else b.tenant_calling_code
         else:
-            origin_country, origin_code = None, 0
+            origin_code = 0
+        origin_country = origin_country_of(call.direction, origin, region)
         shares = number.short_code or number.calling_code == origin_code
         return _new(Observation, (region, number, origin, origin_country, shares))
 
@@ -837,4 +843,4 @@ def _as_call(call: Call | Mapping[str, Any]) -> Call:
     return Call.from_dict(call)
 
 
-__all__ += ["EvaluationError", "Observation", "Route"]
+__all__ += ["EvaluationError", "Observation", "Route", "origin_country_of"]

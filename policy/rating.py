@@ -565,13 +565,6 @@ class TariffTable:
         total += cur.seg(max(a, piece), b)
         return total, cap
 
-    def _round(self, total: int) -> int:
-        """``total / _den`` rounded to whole units of 10**-decimals."""
-        q, r = divmod(total * self._mul, self._den)
-        if r and (self._up or (self._half_up and 2 * r >= self._den)):
-            q += 1
-        return q
-
     def _to_decimal(self, total: int) -> Decimal:
         q, r = divmod(total * self._mul, self._den)
         if r and (self._up or (self._half_up and 2 * r >= self._den)):

@@ -37,7 +37,7 @@ from typing import Any
 from .call import Call
 from .cdr import usage_call_type
 from .decision import Decision
-from .evaluate import Engine, Observation
+from .evaluate import Engine, Observation, origin_country_of
 from .numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from .tenant import Tenant
 
@@ -279,7 +279,7 @@ class RowBuilder:
         cost = d.cost
         fee = self.zero
         if d.paid_by == "credits" and cost and number is not None:
-            found = self._fee(number, _origin_country(call.direction, origin, region), call.start)
+            found = self._fee(number, origin_country_of(call.direction, origin, region), call.start)
             if found is not None:
                 fee = found[0] if found[0] < cost else cost
         return (
@@ -367,7 +367,7 @@ class RowBuilder:
         if paid_by == "credits":
             capability: str | None = CREDITS
             if cost and number is not None:
-                found = self._fee(number, _origin_country(direction, origin, region), given_start)
+                found = self._fee(number, origin_country_of(direction, origin, region), given_start)
                 if found is not None:
                     fee_text = found[1] if found[0] < cost else cost_text
         else:
@@ -504,14 +504,6 @@ class RowBuilder:
                 return PLAN_CAPABILITIES[user.plan]
             return VOICE_APPS
         return None
-
-
-def _origin_country(direction: str, origin: NumberInfo | None, region: str) -> str | None:
-    """The country a call comes from, for tariffs: the calling number's, else the
-    caller's region for an outbound call (None for an inbound call without one)."""
-    if origin is not None:
-        return origin.country
-    return region if direction == "outbound" else None
 
 
 def _classify(text: str, region: str) -> NumberInfo | None:
