@@ -34,7 +34,7 @@ from typing import Any
 from bench_engine import tenant_data
 
 import policy
-from policy.call import Call
+from policy.data.call import Call
 
 MONEY_DENIALS = frozenset({"no_rate", "balance_exhausted", "credits_not_set_up", "pool_exhausted"})
 

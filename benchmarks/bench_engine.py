@@ -19,8 +19,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import policy
-import policy.numbers
-from policy.call import Call
+import policy.data.numbers
+from policy.data.call import Call
 
 DESTINATIONS = [
     "+12125551234",
@@ -136,9 +136,9 @@ def calls(n: int, rng: random.Random, distinct: int) -> list[Call]:
 
 
 def clear_number_caches() -> None:
-    """Empty every memo in policy.numbers (``_classify_e164``, ``_classify_short``, …)."""
-    for name in dir(policy.numbers):
-        clear = getattr(getattr(policy.numbers, name), "cache_clear", None)
+    """Empty every memo in policy.data.numbers (``_classify_e164``, ``_classify_short``, …)."""
+    for name in dir(policy.data.numbers):
+        clear = getattr(getattr(policy.data.numbers, name), "cache_clear", None)
         if callable(clear):
             clear()
 

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 
 from bench_rate import PREFIXES
 
-import policy.numbers
-from policy.numbers import BadNumber, NumberInfo, classify
+import policy.data.numbers
+from policy.data.numbers import BadNumber, NumberInfo, classify
 
 
 def numbers(count: int, seed: int) -> list[str]:
@@ -69,8 +69,8 @@ def _classify_us(text: str) -> NumberInfo:
 
 
 def measure_numbers(count: int = 50_000, runs: int = 5) -> dict[str, float]:
-    clear = policy.numbers._classify_e164.cache_clear
-    reference = policy.numbers._classify_with_phonenumbers
+    clear = policy.data.numbers._classify_e164.cache_clear
+    reference = policy.data.numbers._classify_with_phonenumbers
     for text in numbers(2_000, seed=-1):  # compile the prefixes' calling codes
         _classify_us(text)
     samples: dict[str, list[float]] = {}
@@ -96,10 +96,10 @@ def measure_numbers(count: int = 50_000, runs: int = 5) -> dict[str, float]:
 
 def first_use_ms() -> float:
     """ms to compile the tables of calling code 1 (25 regions, the largest), cold."""
-    policy.numbers._tables.pop("1", None)
+    policy.data.numbers._tables.pop("1", None)
     re.purge()
     t0 = time.perf_counter()
-    policy.numbers._compile("1")
+    policy.data.numbers._compile("1")
     return (time.perf_counter() - t0) * 1000
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import policy
-from policy.batch import rate
+from policy.rating.batch import rate
 
 PREFIXES = [  # (prefix, subscriber digits): a realistic mix of domestic and international
     ("+1212", 7), ("+1416", 7), ("+1305", 7), ("+1787", 7), ("+4420", 8), ("+447", 9),

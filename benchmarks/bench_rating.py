@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from policy.ratecard import RateCard, Rounding
+from policy.pricing.ratecard import RateCard, Rounding
 
 PREFIXES = 60_000
 START = datetime(2026, 11, 25, 17, 58, tzinfo=timezone.utc)

@@ -421,7 +421,7 @@ def generated_policy(folder: Path, n: int, seed: int = 20261125) -> Path:
     denials; realistic, varied conditions) placed before the bundled scenarios. Each has
     one selective part that the benchmark calls never meet (a site licence nobody holds,
     a country or zone nobody calls), so the bundled scenarios still decide those calls."""
-    from policy.resources import rules_dir
+    from policy.support.resources import rules_dir
 
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .errors import (
+from policy.support.errors import (
     CheckError,
     EvaluationError,
     Finding,
@@ -26,28 +26,28 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .call import Call
-    from .decision import Decision, Event, Notice, TraceEntry
-    from .evaluate import Engine
-    from .ledger import Ledger
-    from .pipeline import load, load_policy
-    from .ratecard import RateCard
-    from .tenant import Tenant
+    from policy.data.call import Call
+    from policy.data.tenant import Tenant
+    from policy.engine.decision import Decision, Event, Notice, TraceEntry
+    from policy.engine.evaluate import Engine
+    from policy.ledger import Ledger
+    from policy.pipeline import load, load_policy
+    from policy.pricing.ratecard import RateCard
 
 # The rest of the API is imported on first use, so that `ccpolicy --help` (and any
 # `import policy.x`) does not pay for the engine, phone numbers and rate cards.
 _LAZY = {
-    "Call": "call",
-    "Decision": "decision",
-    "Event": "decision",
-    "Notice": "decision",
-    "TraceEntry": "decision",
-    "Engine": "evaluate",
+    "Call": "data.call",
+    "Decision": "engine.decision",
+    "Event": "engine.decision",
+    "Notice": "engine.decision",
+    "TraceEntry": "engine.decision",
+    "Engine": "engine.evaluate",
     "Ledger": "ledger",  # needs SQLAlchemy: only when used
     "load": "pipeline",
     "load_policy": "pipeline",
-    "RateCard": "ratecard",
-    "Tenant": "tenant",
+    "RateCard": "pricing.ratecard",
+    "Tenant": "data.tenant",
 }
 
 __all__ = [

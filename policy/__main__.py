@@ -1,5 +1,5 @@
 """``python -m policy`` is the ``ccpolicy`` command."""
 
-from .cli import main
+from policy.cli import main
 
 raise SystemExit(main())

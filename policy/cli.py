@@ -14,10 +14,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import __version__
-from .commands import COMMANDS
-from .commands.common import print_findings
-from .errors import EXIT_OK, EXIT_USAGE, PolicyError
+from policy import __version__
+from policy.commands import COMMANDS
+from policy.commands.common import print_findings
+from policy.support.errors import EXIT_OK, EXIT_USAGE, PolicyError
 
 __all__ = ["build_parser", "main"]
 

@@ -1,9 +1,9 @@
 """What ``policy.load()`` builds, cached between processes: the checked policy and the
-parsed rate card (entries in :func:`policy.cache.cache_dir`).
+parsed rate card (entries in :func:`policy.support.cache.cache_dir`).
 
 A checked policy is stored only once the exact same sources have been parsed and checked
 without errors; a rate card only once the CSV and its sidecar have loaded cleanly. An
-entry's key — kept in the entry and compared in full (:mod:`policy.cache`) — is
+entry's key — kept in the entry and compared in full (:mod:`policy.support.cache`) — is
 ccpolicy's version, the size and modification time of the modules that make the result
 (so an edited checker or card reader starts over), for a policy the version of
 ``phonenumbers`` (whose regions the checker accepts), and the full content of every source:
@@ -19,46 +19,46 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .cache import Key, lookup, store
+from policy import __version__
+from policy.support.cache import Key, lookup, store
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
-    from .ratecard import RateCard
-    from .source import SourceFile
+    from policy.language.catalog import Catalog
+    from policy.language.source import SourceFile
+    from policy.pricing.ratecard import RateCard
 
 __all__ = ["checked_catalog", "ratecard", "remember_catalog"]
 
 _FORMAT = "1"  # bump when an entry's layout changes
 # The modules (and data) whose code decides each result, in the package folder.
 _POLICY_CODE = (
-    "grammar.lark",
-    "parser.py",
-    "ast.py",
-    "records.py",
-    "check.py",
-    "catalog.py",
-    "vocabulary.py",
+    "language/grammar.lark",
+    "language/parser.py",
+    "language/ast.py",
+    "support/records.py",
+    "language/check.py",
+    "language/catalog.py",
+    "language/vocabulary.py",
 )
 _CARD_CODE = (
-    "ratecard.py",
-    "rating.py",
-    "records.py",
-    "documents.py",
-    "validation.py",
+    "pricing/ratecard.py",
+    "pricing/tariffs.py",
+    "support/records.py",
+    "data/documents.py",
+    "data/validation.py",
     "schemas/ratecard.schema.json",
 )
 
 
 @cache
 def _stamp(files: tuple[str, ...]) -> str:
-    from .resources import schemas_dir
+    from policy.support.resources import schemas_dir
 
     here = Path(__file__).parent
     parts = []
     for name in files:
         folder, _, base = name.rpartition("/")
-        path = (schemas_dir() if folder == "schemas" else here) / base
+        path = schemas_dir() / base if folder == "schemas" else here / name
         try:
             info = os.stat(path)
         except OSError:
@@ -100,7 +100,7 @@ def _catalog_key(sources: list[SourceFile]) -> Key:
 
 def checked_catalog(sources: list[SourceFile]) -> Catalog | None:
     """The catalogue these exact sources were checked into without errors, or None."""
-    from .catalog import Catalog
+    from policy.language.catalog import Catalog
 
     catalog = lookup("policy", _catalog_key(sources))
     if not isinstance(catalog, Catalog):
@@ -135,8 +135,8 @@ def _card_inputs(source: str) -> tuple[bytes, bytes] | None:
 
 def ratecard(path: str | os.PathLike[str]) -> RateCard:
     """:meth:`RateCard.from_file`, from the cache when the card has loaded before."""
-    from .ratecard import RateCard
-    from .rating import Rounding, Tariff
+    from policy.pricing.ratecard import RateCard
+    from policy.pricing.tariffs import Rounding, Tariff
 
     source = os.fspath(path)
     inputs = _card_inputs(source)

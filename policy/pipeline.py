@@ -6,16 +6,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import loadcache
-from .compile import CompiledPolicy, compile_policy
-from .errors import CheckError, Finding, PolicyError, PolicySyntaxError
-from .evaluate import Engine
-from .ratecard import RateCard
-from .resources import rules_dir
-from .source import read_policy_sources
+from policy import loadcache
+from policy.engine.compile import CompiledPolicy, compile_policy
+from policy.engine.evaluate import Engine
+from policy.language.source import read_policy_sources
+from policy.pricing.ratecard import RateCard
+from policy.support.errors import CheckError, Finding, PolicyError, PolicySyntaxError
+from policy.support.resources import rules_dir
 
 if TYPE_CHECKING:
-    from .source import SourceFile
+    from policy.language.source import SourceFile
 
 __all__ = ["default_ratecard_path", "load", "load_policy", "policy_findings"]
 
@@ -35,15 +35,17 @@ def policy_findings(*paths: PathLike) -> tuple[CompiledPolicy | None, list[Findi
 
 
 def _sources_findings(sources: list[SourceFile]) -> tuple[CompiledPolicy | None, list[Finding]]:
-    from . import astcache
-    from .check import check_modules  # the full checker (a warm load() skips both)
+    from policy.language import astcache
+    from policy.language.check import check_modules  # the full checker (a warm load() skips both)
 
     modules = []
     findings: list[Finding] = []
     for source in sources:
         module = astcache.lookup(source.name, source.text)
         if module is None:
-            from .parser import parse  # Lark is imported only when a file must be parsed
+            from policy.language.parser import (
+                parse,  # Lark is imported only when a file must be parsed
+            )
 
             try:
                 module = parse(source.text, source.name)

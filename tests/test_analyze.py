@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from policy.analysis import analysis_findings, analyze, decision_table
 from policy.cli import main
 from policy.pipeline import load_policy
+from policy.tools.analysis import analysis_findings, analyze, decision_table
 
 HEAD = """\
 licence teams_phone "Teams Phone"

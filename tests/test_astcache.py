@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from policy import astcache
-from policy.parser import parse
+from policy.language import astcache
+from policy.language.parser import parse
 from policy.pipeline import policy_findings
-from policy.resources import rules_dir
+from policy.support.resources import rules_dir
 
 TEXT = (rules_dir() / "scenarios.ccp").read_text(encoding="utf-8")
 

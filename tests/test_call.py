@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policy
-from policy.call import Call, month_of
+from policy.data.call import Call, month_of
 
 
 @settings(max_examples=500, deadline=None)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import policy
-from policy.ratecard import RateCard
+from policy.pricing.ratecard import RateCard
 
 CASES = Path(__file__).parent / "cases"
 

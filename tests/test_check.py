@@ -1,4 +1,4 @@
-"""policy.check and policy.analysis: one test per semantic finding, plus the pipeline."""
+"""policy.language.check and policy.tools.analysis: a test per semantic finding; the pipeline."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 import policy
-from policy.analysis import analysis_findings
-from policy.check import check_modules
-from policy.errors import CheckError, Finding, PolicySyntaxError
-from policy.parser import parse
+from policy.language.check import check_modules
+from policy.language.parser import parse
 from policy.pipeline import load_policy, policy_findings
-from policy.resources import rules_dir
+from policy.support.errors import CheckError, Finding, PolicySyntaxError
+from policy.support.resources import rules_dir
+from policy.tools.analysis import analysis_findings
 
 # A small policy with no findings at all; each test adds (or changes) one thing.
 BASE = """\

@@ -15,8 +15,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from policy.cli import main
-from policy.documents import validate
-from policy.resources import rules_dir, schemas_dir
+from policy.data.documents import validate
+from policy.support.resources import rules_dir, schemas_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -12,8 +12,8 @@ import pytest
 
 import policy
 from policy.cli import main
-from policy.diff import diff_runs, render_text
-from policy.ratecard import RateCard
+from policy.pricing.ratecard import RateCard
+from policy.tools.diff import diff_runs, render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANT = str(ROOT / "examples" / "tenant.yaml")

@@ -1,4 +1,4 @@
-"""policy.documents: safe YAML/JSON/JSON Lines loading, line numbers, schema findings."""
+"""policy.data.documents: safe YAML/JSON/JSON Lines loading, line numbers, schema findings."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from policy import documents, validation
-from policy.documents import (
+from policy.data import documents, validation
+from policy.data.documents import (
     Document,
     load_document,
     load_schema,
@@ -26,8 +26,8 @@ from policy.documents import (
     schema_names,
     validate,
 )
-from policy.errors import InputError, PolicyError, SchemaError
-from policy.resources import rules_dir, schemas_dir
+from policy.support.errors import InputError, PolicyError, SchemaError
+from policy.support.resources import rules_dir, schemas_dir
 
 TENANT = """\
 tenant: contoso
@@ -865,7 +865,7 @@ def test_valid_data_never_imports_jsonschema() -> None:
     """Start-up and valid data stay on the fast path; only bad data pays for jsonschema."""
     script = f"""
 import sys
-from policy.documents import parse_document, validate
+from policy.data.documents import parse_document, validate
 heavy = ("jsonschema", "referencing", "jsonschema_specifications")
 def loaded():
     return sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))

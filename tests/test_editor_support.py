@@ -15,12 +15,12 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from policy import vocabulary
 from policy.cli import main
+from policy.language import vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAMMAR_PATH = ROOT / "editors" / "ccp.tmLanguage.json"
-LARK = ROOT / "policy" / "grammar.lark"
+LARK = ROOT / "policy" / "language" / "grammar.lark"
 HOOKS = ROOT / ".pre-commit-hooks.yaml"
 REPORT_SCHEMA = ROOT / "schemas" / "test-report.schema.json"
 NORTHWIND = ROOT / "examples" / "northwind"
@@ -52,7 +52,7 @@ def _matchers(grammar: dict[str, Any]) -> list[tuple[re.Pattern[str], dict[str, 
 
 
 def lark_literals() -> set[str]:
-    """The quoted literals of policy/grammar.lark: keywords and punctuation."""
+    """The quoted literals of policy/language/grammar.lark: keywords and punctuation."""
     text = LARK.read_text(encoding="utf-8")
     text = re.sub(r"//[^\n]*", "", text)  # comments
     text = re.sub(r"/(?:\\.|[^/\n])+/", "", text)  # regular-expression terminals

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 import policy
-from policy.call import calls_from_document
 from policy.cli import main
-from policy.documents import load_document
-from policy.explain import explain_run, render_text
+from policy.data.call import calls_from_document
+from policy.data.documents import load_document
+from policy.tools.explain import explain_run, render_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -1,4 +1,4 @@
-"""policy.format and ``ccpolicy fmt``: golden layouts, comments in every position, the
+"""policy.language.format and ``ccpolicy fmt``: golden layouts, comments in every position, the
 command's modes and exit codes, the bundled rules, and properties over generated policies
 (formatting is idempotent and never changes the parsed tree)."""
 
@@ -16,14 +16,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import policy.parser
-from policy import ast
+import policy.language.parser
 from policy.commands import COMMANDS
 from policy.commands import fmt as fmt_command
-from policy.errors import PolicySyntaxError
-from policy.format import WIDTH, format_module, format_text, quote
-from policy.parser import parse, parse_with_comments
-from policy.resources import rules_dir
+from policy.language import ast
+from policy.language.format import WIDTH, format_module, format_text, quote
+from policy.language.parser import parse, parse_with_comments
+from policy.support.errors import PolicySyntaxError
+from policy.support.resources import rules_dir
 
 RULES = rules_dir()
 NOWHERE = ast.Span("<generated>", 0, 0)
@@ -435,7 +435,9 @@ def test_modes_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
 
 # ---- properties over generated policies --------------------------------------------------------
 
-GRAMMAR = Path(policy.parser.__file__).with_name("grammar.lark").read_text(encoding="utf-8")
+GRAMMAR = (
+    Path(policy.language.parser.__file__).with_name("grammar.lark").read_text(encoding="utf-8")
+)
 KEYWORDS = frozenset(re.findall(r'"([a-z][a-z\'-]*)"', GRAMMAR))
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,14}", fullmatch=True).filter(lambda n: n not in KEYWORDS)
@@ -534,7 +536,7 @@ modules = st.lists(statements, max_size=6).map(tuple)
 
 
 # A second, deliberately sloppy printer: every token separated by random white space and
-# comments, redundant parentheses, alternative spellings. Independent of policy.format.
+# comments, redundant parentheses, alternative spellings. Independent of policy.language.format.
 
 
 def _quote(text: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 import policy
 from policy.cli import main
-from policy.funding import Candidate, advise, parse_candidates, replay
+from policy.rating.funding import Candidate, advise, parse_candidates, replay
 
 DATA = Path(__file__).parent / "data" / "rate"
 TENANT = DATA / "funding_tenant.yaml"

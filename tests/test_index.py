@@ -23,14 +23,14 @@ import pytest
 
 import policy
 from policy.cli import main
-from policy.compile import CompiledPolicy, Facts
-from policy.decision import TraceEntry
-from policy.evaluate import Engine, Route
-from policy.index import ScenarioIndex
-from policy.numbers import NumberInfo
-from policy.resources import rules_dir
-from policy.trace import Trace
-from policy.vocabulary import CONTEXTS, DESTINATION_KINDS, NUMBER_CLASSES, NUMBER_TYPES
+from policy.data.numbers import NumberInfo
+from policy.engine.compile import CompiledPolicy, Facts
+from policy.engine.decision import TraceEntry
+from policy.engine.evaluate import Engine, Route
+from policy.engine.index import ScenarioIndex
+from policy.engine.trace import Trace
+from policy.language.vocabulary import CONTEXTS, DESTINATION_KINDS, NUMBER_CLASSES, NUMBER_TYPES
+from policy.support.resources import rules_dir
 
 DATA = Path(__file__).parent / "data" / "rate"
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -21,10 +21,10 @@ from helpers import BASE_TENANT, ROOT
 from test_cases import _load as golden_cases
 
 import policy
-from policy import check as checker
 from policy import loadcache
+from policy.language import check as checker
 from policy.pipeline import policy_findings
-from policy.resources import rules_dir
+from policy.support.resources import rules_dir
 
 CALLS = [
     {"id": "c1", "direction": "outbound", "to": "+442071838750", "start": "2026-03-02T10:00:00Z",
@@ -64,7 +64,7 @@ def no_checker(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("the checker ran")
 
     monkeypatch.setattr(checker, "check_modules", refuse)
-    monkeypatch.setattr("policy.ratecard._csv_records", refuse)
+    monkeypatch.setattr("policy.pricing.ratecard._csv_records", refuse)
 
 
 def entries(folder: Path, kind: str) -> list[Path]:
@@ -243,8 +243,9 @@ def test_a_warm_load_imports_neither_yaml_nor_the_parser_nor_the_checker(tmp_pat
         "import json, sys, policy; policy.load(); "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('yaml', 'jsonschema', 'referencing', 'lark', 'phonenumbers') or m in "
-        "('policy.documents', 'policy.validation', 'policy.parser', 'policy.astcache', "
-        "'policy.check', 'dataclasses'))))"
+        "('policy.data.documents', 'policy.data.validation', 'policy.language.parser', "
+        "'policy.language.astcache', "
+        "'policy.language.check', 'dataclasses'))))"
     )
     run = [sys.executable, "-c", code]
     cold = json.loads(subprocess.check_output(run, env=env, cwd=ROOT, text=True))

@@ -11,8 +11,15 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from phonenumbers.phonenumberutil import _number_type_helper
 
-import policy.numbers
-from policy.numbers import _TYPES, BadNumber, NumberInfo, _Alternatives, _region_types, classify
+import policy.data.numbers
+from policy.data.numbers import (
+    _TYPES,
+    BadNumber,
+    NumberInfo,
+    _Alternatives,
+    _region_types,
+    classify,
+)
 
 CALLING_CODES = sorted(pn.COUNTRY_CODE_TO_REGION_CODE)
 DESCS = [  # PhoneMetadata's number descriptions
@@ -25,26 +32,26 @@ DESCS = [  # PhoneMetadata's number descriptions
 def _compiled() -> None:
     """Every calling code's tables compiled up front, so that the comparisons below check
     them (a code's first numbers are answered by libphonenumber itself)."""
-    policy.numbers._classify_e164.cache_clear()
-    for code in policy.numbers._CALLING_CODES:
-        policy.numbers._tables[code] = policy.numbers._compile(code)
+    policy.data.numbers._classify_e164.cache_clear()
+    for code in policy.data.numbers._CALLING_CODES:
+        policy.data.numbers._tables[code] = policy.data.numbers._compile(code)
 
 
 def test_every_calling_code_compiles() -> None:
-    refused = [code for code in CALLING_CODES if policy.numbers._tables[str(code)] is None]
+    refused = [code for code in CALLING_CODES if policy.data.numbers._tables[str(code)] is None]
     assert refused == []
 
 
 def test_a_calling_code_is_compiled_once_seen_often(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(policy.numbers, "_tables", {})
-    monkeypatch.setattr(policy.numbers, "_seen", {})
-    policy.numbers._classify_e164.cache_clear()
-    texts = [f"+3361234{n:04}" for n in range(policy.numbers._COMPILE_AFTER)]
+    monkeypatch.setattr(policy.data.numbers, "_tables", {})
+    monkeypatch.setattr(policy.data.numbers, "_seen", {})
+    policy.data.numbers._classify_e164.cache_clear()
+    texts = [f"+3361234{n:04}" for n in range(policy.data.numbers._COMPILE_AFTER)]
     for text in texts[:-1]:
         assert _ours(text) == _reference(text)
-    assert "33" not in policy.numbers._tables
+    assert "33" not in policy.data.numbers._tables
     assert _ours(texts[-1]) == _reference(texts[-1])
-    assert policy.numbers._tables["33"] is not None
+    assert policy.data.numbers._tables["33"] is not None
 
 
 def _reference(text: str) -> tuple[str, str, int, str, bool] | None:
@@ -267,12 +274,12 @@ def test_refusals_say_why_in_libphonenumber_words(text: str, message: str) -> No
     with pytest.raises(BadNumber) as compiled:
         classify(text, "US")
     with pytest.raises(BadNumber) as reference:
-        policy.numbers._classify_with_phonenumbers(text)
+        policy.data.numbers._classify_with_phonenumbers(text)
     assert str(compiled.value) == str(reference.value) == message
 
 
 def test_type_names_are_keyed_by_libphonenumbers_own_values() -> None:
-    # policy.numbers writes PhoneNumberType's values out (it imports phonenumbers lazily).
+    # policy.data.numbers writes PhoneNumberType's values out (it imports phonenumbers lazily).
     names = {
         getattr(pn.PhoneNumberType, name.upper()): name
         for name in _TYPES.values()

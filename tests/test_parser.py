@@ -1,4 +1,4 @@
-"""policy.parser: the bundled rules, every grammar construct, syntax errors at known places."""
+"""policy.language.parser: the bundled rules, every grammar construct, syntax errors."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from policy import ast
-from policy.errors import PolicyError, PolicySyntaxError
-from policy.parser import parse
-from policy.resources import rules_dir
+from policy.language import ast
+from policy.language.parser import parse
+from policy.support.errors import PolicyError, PolicySyntaxError
+from policy.support.resources import rules_dir
 
 RULES = rules_dir()
 

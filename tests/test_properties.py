@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import policy
-from policy import ast
-from policy.errors import PolicyError
-from policy.parser import parse
+from policy.language import ast
+from policy.language.parser import parse
 from policy.pipeline import policy_findings
-from policy.resources import rules_dir
+from policy.support.errors import PolicyError
+from policy.support.resources import rules_dir
 
 BUNDLED = "\n".join(p.read_text(encoding="utf-8") for p in sorted(rules_dir().glob("*.ccp")))
 # Pieces worth inserting: keywords, names, country codes, punctuation, quotes, numbers.

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 import policy
-from policy.batch import SeenIds, rate
-from policy.call import Call, new_call
-from policy.cdr import BadRow, RowError, call_from_fields, read_calls
 from policy.cli import main
-from policy.errors import Location
-from policy.usage_report import COLUMNS, HEADER, RowBuilder, format_csv_cells
+from policy.data.call import Call, new_call
+from policy.rating.batch import SeenIds, rate
+from policy.rating.cdr import BadRow, RowError, call_from_fields, read_calls
+from policy.rating.usage_report import COLUMNS, HEADER, RowBuilder, format_csv_cells
+from policy.support.errors import Location
 
 DATA = Path(__file__).parent / "data" / "rate"
 TENANT = DATA / "tenant.yaml"

@@ -14,8 +14,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from policy.errors import InputError, SchemaError
-from policy.ratecard import COLUMNS, REQUIRED_COLUMNS, RateCard, Rounding, load_ratecard
+from policy.pricing.ratecard import COLUMNS, REQUIRED_COLUMNS, RateCard, Rounding, load_ratecard
+from policy.support.errors import InputError, SchemaError
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "rules" / "rates.csv"

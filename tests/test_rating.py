@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy.ratecard import RateCard, Rounding
-from policy.rating import Tariff, Tier
+from policy.pricing.ratecard import RateCard, Rounding
+from policy.pricing.tariffs import Tariff, Tier
 
 UTC = timezone.utc
 EXACT = Rounding("half_up", 6)

@@ -1,4 +1,4 @@
-"""policy.records: a record behaves as the frozen, slotted dataclass it replaces."""
+"""policy.support.records: a record behaves as the frozen, slotted dataclass it replaces."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import FrozenInstanceError, dataclass, field
 
 import pytest
 
-from policy.records import record
+from policy.support.records import record
 
 
 @record(frozen=True, slots=True)

@@ -12,8 +12,8 @@ import pytest
 
 from policy import __version__
 from policy.cli import main
-from policy.errors import Finding, Location
-from policy.sarif import to_sarif
+from policy.support.errors import Finding, Location
+from policy.tools.sarif import to_sarif
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())

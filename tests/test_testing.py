@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from policy.cli import main
-from policy.resources import rules_dir, schemas_dir
-from policy.testing import MISSING, FieldDiff, compare, matches
+from policy.support.resources import rules_dir, schemas_dir
+from policy.tools.testing import MISSING, FieldDiff, compare, matches
 
 BUNDLED_TESTS = rules_dir() / "tests"
 
@@ -249,7 +249,7 @@ def test_pytest_like_dots_and_summary(small: Path, capsys: pytest.CaptureFixture
 
 
 def display(path: Path) -> str:
-    from policy.source import display_name
+    from policy.language.source import display_name
 
     return display_name(path)
 

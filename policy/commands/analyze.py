@@ -9,12 +9,12 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK
-from .common import paint, print_findings
+from policy.commands.common import paint, print_findings
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK
 
 if TYPE_CHECKING:
-    from ..analysis import Cover, DecisionTable
-    from ..compile import CompiledPolicy, CompiledScenario
+    from policy.engine.compile import CompiledPolicy, CompiledScenario
+    from policy.tools.analysis import Cover, DecisionTable
 
 NAME = "analyze"
 
@@ -39,9 +39,9 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis import decision_table
-    from ..pipeline import policy_findings
-    from ..resources import rules_dir
+    from policy.pipeline import policy_findings
+    from policy.support.resources import rules_dir
+    from policy.tools.analysis import decision_table
 
     path = args.dir if args.dir is not None else rules_dir()
     compiled, findings = policy_findings(path)
@@ -73,7 +73,7 @@ def _when(cover: Cover, table: DecisionTable) -> list[str]:
 
 
 def _report(policy: CompiledPolicy, table: DecisionTable, name: str) -> dict[str, Any]:
-    from ..analysis import Cover
+    from policy.tools.analysis import Cover
 
     rows = [
         {

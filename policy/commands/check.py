@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
-from .common import print_findings
+from policy.commands.common import print_findings
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
 
 if TYPE_CHECKING:
-    from ..compile import CompiledPolicy
+    from policy.engine.compile import CompiledPolicy
 
 NAME = "check"
 DATA_SUFFIXES = {".yaml", ".yml", ".json", ".jsonl", ".csv"}
@@ -72,9 +72,9 @@ def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..analysis import analysis_findings
-    from ..pipeline import policy_findings
-    from ..resources import rules_dir
+    from policy.pipeline import policy_findings
+    from policy.support.resources import rules_dir
+    from policy.tools.analysis import analysis_findings
 
     policies, data = _classify_paths(args.paths)
     if not args.paths:
@@ -111,7 +111,7 @@ def _check(args: argparse.Namespace) -> int:
         )
         sys.stdout.write("\n")
     elif args.format == "sarif":
-        from ..sarif import to_sarif
+        from policy.tools.sarif import to_sarif
 
         json.dump(to_sarif(findings), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -142,11 +142,11 @@ def _data_kind(path: Path, data: Any) -> str | None:
 
 
 def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
-    from ..documents import load_document
-    from ..errors import Location
-    from ..ratecard import RateCard
-    from ..source import display_name
-    from ..validation import validate
+    from policy.data.documents import load_document
+    from policy.data.validation import validate
+    from policy.language.source import display_name
+    from policy.pricing.ratecard import RateCard
+    from policy.support.errors import Location
 
     name = display_name(path)
     try:
@@ -180,8 +180,8 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
         if found:
             return found
         if kind == "tenant" and policy is not None:
-            from ..binding import tenant_findings
-            from ..tenant import Tenant
+            from policy.data.tenant import Tenant
+            from policy.engine.binding import tenant_findings
 
             tenant = Tenant.from_file(path)
             return tenant_findings(policy, tenant)
@@ -193,8 +193,8 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
 
 
 def _check_call_numbers(document: Any) -> list[Finding]:
-    from ..errors import Location
-    from ..numbers import BadNumber, classify
+    from policy.data.numbers import BadNumber, classify
+    from policy.support.errors import Location
 
     data = document.data if isinstance(document.data, list) else [document.data]
     findings = []

@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ..errors import Finding
+from policy.support.errors import Finding
 
 __all__ = ["add_call_options", "paint", "print_findings", "use_color"]
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK
 
 NAME = "diff"
 
@@ -41,11 +41,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..call import calls_from_document
-    from ..diff import diff_runs, render_text
-    from ..documents import load_document
-    from ..pipeline import load
-    from ..tenant import Tenant
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
+    from policy.tools.diff import diff_runs, render_text
 
     old = load(args.old, rates=args.old_rates)
     new = load(args.new, rates=args.new_rates)

@@ -7,11 +7,11 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_OK
-from .common import add_call_options
+from policy.commands.common import add_call_options
+from policy.support.errors import EXIT_OK
 
 if TYPE_CHECKING:
-    from ..explain import Explanation
+    from policy.tools.explain import Explanation
 
 NAME = "eval"
 
@@ -40,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..call import calls_from_document
-    from ..documents import load_document
-    from ..pipeline import load
-    from ..tenant import Tenant
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
 
     engine = load(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
@@ -55,7 +55,7 @@ def _eval(args: argparse.Namespace) -> int:
     out = sys.stdout
     explanations: list[Explanation] = []
     if args.explain:
-        from ..explain import explain_run, render_text
+        from policy.tools.explain import explain_run, render_text
 
         explanations = list(explain_run(engine, calls, tenant))
         decisions = [e.decision for e in explanations]

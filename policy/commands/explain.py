@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from ..errors import EXIT_OK, UsageError
+from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "explain"
 
@@ -45,11 +45,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..call import calls_from_document
-    from ..documents import load_document
-    from ..explain import explain_run, render_text
-    from ..pipeline import load
-    from ..tenant import Tenant
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
+    from policy.tools.explain import explain_run, render_text
 
     engine = load(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
 
 NAME = "fmt"
 STDIN = "-"
@@ -42,10 +42,10 @@ def register(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import difflib
 
-    from ..errors import Finding, PolicyError
-    from ..format import format_text
-    from ..source import display_name, read_text_file
-    from .common import print_findings
+    from policy.commands.common import print_findings
+    from policy.language.format import format_text
+    from policy.language.source import display_name, read_text_file
+    from policy.support.errors import Finding, PolicyError
 
     if args.write and STDIN in args.paths:
         sys.stderr.write("ccpolicy fmt: error: --write cannot rewrite stdin (-)\n")
@@ -110,8 +110,8 @@ def _summary(changed: int, total: int, verb: str) -> str:
 
 def _targets(paths: list[str]) -> list[Path | None]:
     """The files to format (``None`` is stdin): directories give their ``*.ccp`` files."""
-    from ..errors import InputError, Location
-    from ..source import display_name
+    from policy.language.source import display_name
+    from policy.support.errors import InputError, Location
 
     targets: list[Path | None] = []
     for raw in paths:

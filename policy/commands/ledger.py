@@ -9,11 +9,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
 
 if TYPE_CHECKING:
-    from ..ledger import Ledger
-    from ..ledger.delivery import Channel
+    from policy.ledger import Ledger
+    from policy.ledger.delivery import Channel
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
@@ -89,14 +89,14 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import load
-    from ..tenant import Tenant
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
 
     tenant = Tenant.from_file(args.tenant)
     engine = load(args.rules, rates=args.rates)
     engine.bind(tenant)
     try:
-        from ..ledger import Ledger
+        from policy.ledger import Ledger
     except ImportError as exc:
         raise PolicyError(
             f"the ledger needs SQLAlchemy and psycopg ({exc.name} is missing)",
@@ -145,9 +145,9 @@ def _init(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
-    from ..call import calls_from_document
-    from ..documents import load_document
-    from ..ledger import LedgerError
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document
+    from policy.ledger import LedgerError
 
     document = load_document(args.calls, schema="calls")
     calls = list(calls_from_document(document))
@@ -179,7 +179,7 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
-    from ..ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
+    from policy.ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
 
     channels: list[Channel] = []
     if args.smtp:

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_OK, UsageError
-from .common import add_call_options
+from policy.commands.common import add_call_options
+from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "rate"
 
@@ -47,11 +47,11 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..batch import rate
-    from ..pipeline import load
-    from ..progress import Progress, wants_progress
-    from ..tenant import Tenant
-    from ..writers import FORMATS
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
+    from policy.rating.batch import rate
+    from policy.rating.progress import Progress, wants_progress
+    from policy.rating.writers import FORMATS
 
     out = Path(args.out)
     if out.suffix.lower() not in FORMATS:

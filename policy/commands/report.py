@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import EXIT_OK, UsageError
+from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "report"
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -86,10 +86,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: int 
 
 
 def _pools(args: argparse.Namespace) -> int:
-    from ..pipeline import load
-    from ..rated import read_rated
-    from ..reports import pools_report
-    from ..tenant import Tenant
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
+    from policy.rating.rated import read_rated
+    from policy.rating.reports import pools_report
 
     engine = load(args.rules)
     tenant = Tenant.from_file(args.tenant)
@@ -112,8 +112,8 @@ def _pools(args: argparse.Namespace) -> int:
 
 
 def _usage(args: argparse.Namespace) -> int:
-    from ..rated import read_rated
-    from ..reports import usage_report
+    from policy.rating.rated import read_rated
+    from policy.rating.reports import usage_report
 
     report = usage_report(read_rated(args.rated), args.month)
     if args.format == "json":
@@ -145,9 +145,9 @@ def _usage(args: argparse.Namespace) -> int:
 
 
 def _funding(args: argparse.Namespace) -> int:
-    from ..funding import advise, parse_candidates, write_chart
-    from ..pipeline import load
-    from ..tenant import Tenant
+    from policy.data.tenant import Tenant
+    from policy.pipeline import load
+    from policy.rating.funding import advise, parse_candidates, write_chart
 
     candidates = None
     if args.candidates:

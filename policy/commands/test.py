@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from xml.etree import ElementTree as ET
 
-from ..errors import EXIT_BAD_INPUT, EXIT_OK, UsageError
-from .common import paint
+from policy.commands.common import paint
+from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ..testing import CallFailure, TestResult
+    from policy.tools.testing import CallFailure, TestResult
 
 NAME = "test"
 _LETTER = {"passed": ".", "failed": "F", "error": "E"}
@@ -75,8 +75,8 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..coverage import Coverage, below_threshold
-    from ..testing import Runner, discover
+    from policy.tools.coverage import Coverage, below_threshold
+    from policy.tools.testing import Runner, discover
 
     if args.threshold is not None and not 0 <= args.threshold <= 100:
         raise UsageError(f"--threshold must be between 0 and 100, not {args.threshold:g}")
@@ -143,7 +143,7 @@ def _text(
     style: TextIO,
 ) -> None:
     """The pytest-like report; colour when ``style`` is a terminal (and NO_COLOR unset)."""
-    from ..coverage import render_text
+    from policy.tools.coverage import render_text
 
     if args.verbose:
         for r in results:
@@ -176,7 +176,7 @@ def _rule(title: str, char: str, width: int = 80) -> str:
 
 
 def _value(value: Any) -> str:
-    from ..testing import MISSING
+    from policy.tools.testing import MISSING
 
     if value is MISSING:
         return "(missing)"
@@ -225,7 +225,7 @@ def _json(
 
 
 def _result_dict(r: TestResult) -> dict[str, Any]:
-    from ..testing import MISSING
+    from policy.tools.testing import MISSING
 
     return {
         "file": r.file,

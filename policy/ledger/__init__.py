@@ -13,11 +13,17 @@ Needs the ``ledger`` extra (SQLAlchemy 2, psycopg 3).
 
 from __future__ import annotations
 
-from .delivery import DeliveryFailed, DeliveryReport, RetryPolicy, SmtpChannel, WebhookChannel
-from .errors import LedgerError
-from .ledger import Charged, Ledger, add_months
-from .payments import PaymentProvider, PaymentResult, SimulatedProvider
-from .records import BalanceReport, LotReport
+from policy.ledger.delivery import (
+    DeliveryFailed,
+    DeliveryReport,
+    RetryPolicy,
+    SmtpChannel,
+    WebhookChannel,
+)
+from policy.ledger.errors import LedgerError
+from policy.ledger.ledger import Charged, Ledger, add_months
+from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
+from policy.ledger.records import BalanceReport, LotReport
 
 __all__ = [
     "BalanceReport",

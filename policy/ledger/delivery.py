@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from .outbox import Job
+from policy.ledger.outbox import Job
 
 __all__ = [
     "Channel",

@@ -1,8 +1,8 @@
-"""The ledger's errors: every one is a :class:`~policy.errors.PolicyError` (exit code 1)."""
+"""The ledger's errors: every one is a :class:`~policy.support.errors.PolicyError` (exit code 1)."""
 
 from __future__ import annotations
 
-from ..errors import PolicyError
+from policy.support.errors import PolicyError
 
 __all__ = ["LedgerError"]
 

@@ -2,7 +2,7 @@
 
 Every change is one transaction that first locks the tenant (``SELECT … FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), rebuilds the engine's
-:class:`~policy.binding.State` from the tables (balance = open lots − overdraft, the
+:class:`~policy.engine.binding.State` from the tables (balance = open lots − overdraft, the
 failed-recharge flag, this month's pool usage), lets :meth:`Engine.decide` decide, and
 writes the outcome: the charge (unique per tenant and call id — a retry returns the
 stored decision), pool minutes, lots spent first-in first-out, one history row per
@@ -25,18 +25,33 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from ..binding import State
-from ..call import Call
-from ..decision import Decision
-from ..evaluate import Engine
-from ..tenant import Tenant
-from . import outbox
-from .delivery import Channel, DeliveryFailed, DeliveryReport, RetryPolicy, channel_targets
-from .errors import LedgerError
-from .migrations import LATEST, applied_version, migrate
-from .payments import PaymentProvider, PaymentResult, SimulatedProvider
-from .records import BalanceReport, LotReport, decision_from_json, decision_to_json
-from .store import charges, connect, history, lot_spends, lots, pool_usage, redact, tenants
+from policy.data.call import Call
+from policy.data.tenant import Tenant
+from policy.engine.binding import State
+from policy.engine.decision import Decision
+from policy.engine.evaluate import Engine
+from policy.ledger import outbox
+from policy.ledger.delivery import (
+    Channel,
+    DeliveryFailed,
+    DeliveryReport,
+    RetryPolicy,
+    channel_targets,
+)
+from policy.ledger.errors import LedgerError
+from policy.ledger.migrations import LATEST, applied_version, migrate
+from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
+from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
+from policy.ledger.store import (
+    charges,
+    connect,
+    history,
+    lot_spends,
+    lots,
+    pool_usage,
+    redact,
+    tenants,
+)
 
 __all__ = ["Charged", "Ledger", "add_months"]
 
@@ -97,7 +112,7 @@ class Ledger:
     ) -> None:
         self.url = url
         if engine is None:
-            from ..pipeline import load
+            from policy.pipeline import load
 
             engine = load()
         self.engine = engine

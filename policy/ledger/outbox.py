@@ -20,8 +20,8 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..decision import Decision
-from .store import deliveries, outbox
+from policy.engine.decision import Decision
+from policy.ledger.store import deliveries, outbox
 
 __all__ = [
     "Job",

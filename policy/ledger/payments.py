@@ -12,7 +12,7 @@ import threading
 from decimal import Decimal
 from typing import NamedTuple, Protocol
 
-from ..tenant import Tenant
+from policy.data.tenant import Tenant
 
 __all__ = ["PaymentProvider", "PaymentResult", "SimulatedProvider"]
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ..decision import Decision, Event, Notice, TraceEntry
+from policy.engine.decision import Decision, Event, Notice, TraceEntry
 
 __all__ = ["BalanceReport", "LotReport", "decision_from_json", "decision_to_json"]
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from .errors import LedgerError
+from policy.ledger.errors import LedgerError
 
 __all__ = [
     "Money",

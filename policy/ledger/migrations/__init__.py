@@ -12,8 +12,8 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..store import schema_migrations
-from . import m0001_initial
+from policy.ledger.migrations import m0001_initial
+from policy.ledger.store import schema_migrations
 
 __all__ = ["LATEST", "MIGRATIONS", "Migration", "applied_version", "migrate"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection
 
-from .. import store
+from policy.ledger import store
 
 VERSION = 1
 NAME = "initial"
