@@ -24,9 +24,10 @@ import pytest
 import policy
 from policy.cli import main
 from policy.data.numbers import NumberInfo
-from policy.engine.compile import CompiledPolicy, Facts
+from policy.engine.compile import CompiledPolicy
 from policy.engine.decision import TraceEntry
 from policy.engine.evaluate import Engine, Route
+from policy.engine.facts import Facts
 from policy.engine.index import ScenarioIndex
 from policy.engine.trace import Trace
 from policy.language.vocabulary import CONTEXTS, DESTINATION_KINDS, NUMBER_CLASSES, NUMBER_TYPES

@@ -29,7 +29,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from policy.data.validation import load_schema, schema_names, validate
-from policy.support.errors import Finding, InputError, Location, SchemaError
+from policy.support.errors import FieldPath, Finding, InputError, Location, SchemaError, render_path
 
 try:
     from yaml import CSafeLoader as _YamlLoader
@@ -44,37 +44,14 @@ __all__ = [
     "load_document",
     "load_schema",
     "parse_document",
-    "render_path",
     "schema_names",
     "validate",
 ]
-
-FieldPath = tuple[str | int, ...]
 
 #: Nodes that YAML aliases may add beyond those written in the file.
 MAX_ALIAS_EXPANSION = 100_000
 #: Nesting depth of YAML collections (no real data file comes close).
 MAX_DEPTH = 100
-
-# ---------------------------------------------------------------------------- paths
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def render_path(path: Sequence[str | int]) -> str:
-    """``("users", 2, "licenses", 0)`` → ``users[2].licenses[0]``; ``()`` → ``(root)``."""
-    out: list[str] = []
-    for part in path:
-        if isinstance(part, int) and not isinstance(part, bool):
-            out.append(f"[{part}]")
-        elif not isinstance(part, str):
-            out.append(f"[{part!r}]")
-        elif _IDENT.fullmatch(part):
-            out.append(f".{part}" if out else part)
-        else:
-            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
-    return "".join(out) or "(root)"
-
 
 # ---------------------------------------------------------------------------- Document
 

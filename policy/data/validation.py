@@ -22,13 +22,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policy.support.errors import Finding, Location
+from policy.support.errors import FieldPath, Finding, Location, render_path
 from policy.support.resources import schemas_dir
 
 if TYPE_CHECKING:
     from referencing import Registry
 
-    from policy.data.documents import FieldPath
 
 __all__ = ["load_schema", "schema_names", "validate"]
 
@@ -287,7 +286,6 @@ def validate(
     fast = _fast_check(schema)
     if fast is not None and fast(data):
         return []
-    from policy.data.documents import render_path  # documents imports this module: not at the top
 
     validator = _validator(schema)
     explain = _Explainer(validator.schema, scalar_text)

@@ -8,10 +8,11 @@ translates what the rules declare.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from policy.data.numbers import NON_GEOGRAPHIC, NumberInfo
+from policy.data.numbers import NON_GEOGRAPHIC
+from policy.engine.facts import Facts, Test
 from policy.engine.index import ScenarioIndex
 from policy.language import ast
 from policy.language.catalog import Catalog
@@ -25,65 +26,12 @@ else:
 __all__ = [
     "CompiledPolicy",
     "CompiledScenario",
-    "Facts",
     "GuardRule",
     "Part",
     "PlanPoolSpec",
     "SharedPoolSpec",
-    "Test",
     "compile_policy",
 ]
-
-
-class Facts:
-    """What a scenario may test about one call (derived once per distinct situation)."""
-
-    __slots__ = (
-        "balance_positive",
-        "context",
-        "credits_set_up",
-        "dest_kind",
-        "direction",
-        "licences",
-        "number",
-        "origin_country",
-        "plan",
-        "pools_left",
-        "service_number",
-        "shares_code",
-    )
-
-    def __init__(
-        self,
-        *,
-        direction: str,
-        context: str,
-        number: NumberInfo,
-        dest_kind: str,
-        origin_country: str | None,
-        shares_code: bool,
-        licences: frozenset[str],
-        plan: str | None,
-        service_number: bool = False,
-        credits_set_up: bool = True,
-        balance_positive: bool = True,
-        pools_left: frozenset[str] = frozenset(),
-    ) -> None:
-        self.direction = direction
-        self.context = context
-        self.number = number
-        self.dest_kind = dest_kind
-        self.origin_country = origin_country
-        self.shares_code = shares_code
-        self.licences = licences
-        self.plan = plan
-        self.service_number = service_number
-        self.credits_set_up = credits_set_up
-        self.balance_positive = balance_positive
-        self.pools_left = pools_left
-
-
-Test = Callable[[Facts], bool]
 
 
 @record(frozen=True, slots=True)
@@ -370,7 +318,9 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
         routes.setdefault(name, [])
 
     scenario_index = ScenarioIndex.build(
-        scenarios, catalog.region_countries, lambda cond: _compile_condition(cond, catalog)
+        [s.node.condition for s in scenarios],
+        catalog.region_countries,
+        lambda cond: _compile_condition(cond, catalog),
     )
     return CompiledPolicy(
         sources=tuple(m.file for m in catalog.modules),

@@ -19,8 +19,9 @@ from policy.data.call import Call
 from policy.data.numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
-from policy.engine.compile import CompiledPolicy, Facts
+from policy.engine.compile import CompiledPolicy
 from policy.engine.decision import Decision, Event, Notice, TraceEntry
+from policy.engine.facts import Facts
 from policy.engine.trace import Trace
 from policy.language import ast
 from policy.pricing.ratecard import RateCard

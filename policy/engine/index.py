@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from policy.engine.facts import Facts, Test
 from policy.language import ast
-
-if TYPE_CHECKING:
-    from policy.engine.compile import CompiledScenario, Facts, Test
 
 __all__ = ["Necessary", "ScenarioIndex"]
 
@@ -132,13 +130,13 @@ class ScenarioIndex:
     @classmethod
     def build(
         cls,
-        scenarios: Sequence[CompiledScenario],
+        conditions: Sequence[ast.Condition],
         region_countries: Callable[[ast.Region], frozenset[str]],
         compile_atom: Callable[[ast.Condition], Test],
     ) -> ScenarioIndex:
         necessary = Necessary(region_countries)
-        needs = [necessary(s.node.condition) for s in scenarios]
-        everything = (1 << len(scenarios)) - 1
+        needs = [necessary(condition) for condition in conditions]
+        everything = (1 << len(conditions)) - 1
 
         def postings(fact: str) -> tuple[dict[Hashable, int], int] | None:
             """value → mask of the scenarios requiring it; mask of those that do not."""
@@ -169,7 +167,7 @@ class ScenarioIndex:
                 test = compile_atom(atom)
                 tests += ((test if positive else _negation(test), mask),)
         return cls(
-            len(scenarios),
+            len(conditions),
             tuple(single),
             postings(LICENCES),
             None if flags is None else (tests, flags[1]),

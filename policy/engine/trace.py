@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, overload
 from policy.engine.decision import TraceEntry
 
 if TYPE_CHECKING:
-    from policy.engine.compile import CompiledScenario, Facts
+    from policy.engine.compile import CompiledScenario
+    from policy.engine.facts import Facts
 
 __all__ = ["Trace", "consulted"]
 

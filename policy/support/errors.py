@@ -10,6 +10,9 @@ Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # checked as the dataclasses they behave like
@@ -24,6 +27,7 @@ __all__ = [
     "EXIT_USAGE",
     "CheckError",
     "EvaluationError",
+    "FieldPath",
     "Finding",
     "InputError",
     "Location",
@@ -31,7 +35,29 @@ __all__ = [
     "PolicySyntaxError",
     "SchemaError",
     "UsageError",
+    "render_path",
 ]
+
+#: Where a value sits in a data document: keys and list indexes from the root.
+FieldPath = tuple[str | int, ...]
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def render_path(path: Sequence[str | int]) -> str:
+    """``("users", 2, "licenses", 0)`` → ``users[2].licenses[0]``; ``()`` → ``(root)``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out.append(f"[{part}]")
+        elif not isinstance(part, str):
+            out.append(f"[{part!r}]")
+        elif _IDENT.fullmatch(part):
+            out.append(f".{part}" if out else part)
+        else:
+            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
+    return "".join(out) or "(root)"
+
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1

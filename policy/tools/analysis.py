@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from policy.data.numbers import NON_GEOGRAPHIC, NumberInfo
-from policy.engine.compile import CompiledPolicy, CompiledScenario, Facts, describe
+from policy.engine.compile import CompiledPolicy, CompiledScenario, describe
+from policy.engine.facts import Facts
 from policy.language import ast
 from policy.language.check import COUNTRIES
 from policy.language.vocabulary import CONTEXTS, DIRECTIONS

@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from policy.engine.compile import CompiledPolicy, Facts, Part
+from policy.engine.compile import CompiledPolicy, Part
 from policy.engine.decision import Decision
 from policy.engine.evaluate import ENGINE
+from policy.engine.facts import Facts
 from policy.language import ast
 
 __all__ = ["Coverage", "Item", "PolicyCoverage", "below_threshold", "render_text"]

@@ -24,9 +24,10 @@ from policy.data.call import Call
 from policy.data.numbers import NON_GEOGRAPHIC, classify
 from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
-from policy.engine.compile import Facts, describe
+from policy.engine.compile import describe
 from policy.engine.decision import Decision
 from policy.engine.evaluate import ENGINE, Engine, Route
+from policy.engine.facts import Facts
 from policy.language import ast
 from policy.language.source import display_name
 from policy.pricing.tariffs import Tariff

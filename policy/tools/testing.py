@@ -21,15 +21,23 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from policy.data.call import Call, calls_from_document
-from policy.data.documents import Document, FieldPath, load_document, render_path
+from policy.data.documents import Document, load_document
 from policy.data.tenant import Tenant
-from policy.engine.compile import CompiledPolicy, Facts
+from policy.engine.compile import CompiledPolicy
 from policy.engine.decision import Decision, TraceEntry
 from policy.engine.evaluate import Engine
+from policy.engine.facts import Facts
 from policy.language.source import display_name
 from policy.pipeline import load
 from policy.pricing.ratecard import COLUMNS, RateCard
-from policy.support.errors import Finding, Location, PolicyError, SchemaError
+from policy.support.errors import (
+    FieldPath,
+    Finding,
+    Location,
+    PolicyError,
+    SchemaError,
+    render_path,
+)
 from policy.support.resources import rules_dir
 
 __all__ = [
