@@ -28,8 +28,9 @@ from policy.support.errors import (
 if TYPE_CHECKING:
     from policy.data.call import Call
     from policy.data.tenant import Tenant
+    from policy.engine.binding import State
     from policy.engine.decision import Decision, Event, Notice, TraceEntry
-    from policy.engine.evaluate import Engine
+    from policy.engine.evaluate import Engine, Observation
     from policy.ledger import Ledger
     from policy.pipeline import load, load_policy
     from policy.pricing.ratecard import RateCard
@@ -43,6 +44,8 @@ _LAZY = {
     "Notice": "engine.decision",
     "TraceEntry": "engine.decision",
     "Engine": "engine.evaluate",
+    "Observation": "engine.evaluate",
+    "State": "engine.binding",
     "Ledger": "ledger",  # needs SQLAlchemy: only when used
     "load": "pipeline",
     "load_policy": "pipeline",
@@ -61,10 +64,12 @@ __all__ = [
     "InputError",
     "Ledger",
     "Notice",
+    "Observation",
     "PolicyError",
     "PolicySyntaxError",
     "RateCard",
     "SchemaError",
+    "State",
     "Tenant",
     "TraceEntry",
     "UsageError",
@@ -85,4 +90,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    # The API and nothing that leaks (typing helpers, submodules imported on the way).
+    return sorted([*__all__, "__version__"])

@@ -152,3 +152,25 @@ def test_the_walker_sees_every_kind_of_import(
     path.write_text(source, encoding="utf-8")
     modules = frozenset({"policy.data.call", "policy.engine.evaluate"})
     assert expected <= _imports(path, "policy.tools.probe", modules)
+
+
+def test_the_public_surface_is_deliberate() -> None:
+    import policy
+
+    policy.load()  # imports submodules, which become attributes of the package
+    assert dir(policy) == sorted([*policy.__all__, "__version__"])
+    for name in policy.__all__:
+        assert getattr(policy, name) is not None, name
+    assert {"State", "Observation", "Engine", "Ledger", "load"} <= set(policy.__all__)
+
+
+def test_imports_are_absolute_throughout() -> None:
+    relative = []
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        relative += [
+            f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level
+        ]
+    assert relative == []
