@@ -14,7 +14,6 @@ required field 'currency'``, ``unknown field 'balence' (did you mean 'balance'?)
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from policy.support.errors import FieldPath, Finding, Location, render_path
 from policy.support.resources import schemas_dir
+from policy.support.suggest import in_parentheses
 
 if TYPE_CHECKING:
     from referencing import Registry
@@ -342,13 +342,6 @@ def _is_money(schema: Any) -> bool:
     )
 
 
-def _suggest(word: str, options: list[str]) -> list[str]:
-    """The option ``word`` was probably meant to be (case-blind), if any."""
-    by_lower = {option.lower(): option for option in options}
-    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
-    return [by_lower[c] for c in close]
-
-
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -401,9 +394,7 @@ class _Explainer:
             allowed = list(error.validator_value)
             message = f"{value!r} is not one of {allowed!r}"
             if isinstance(value, str):
-                close = _suggest(value, [str(a) for a in allowed])
-                if close:
-                    message += f" (did you mean {close[0]!r}?)"
+                message += in_parentheses(value, [str(a) for a in allowed])
             yield path, message
         elif kind == "minimum":
             yield path, f"must be at least {error.validator_value} (got {value!r})"
@@ -421,9 +412,9 @@ class _Explainer:
             if key in known or any(re.search(p, str(key)) for p in patterns):
                 continue
             message = f"unknown field {key!r}"
-            close = _suggest(str(key), known)
-            if close:
-                message += f" (did you mean {close[0]!r}?)"
+            hint = in_parentheses(str(key), known)
+            if hint:
+                message += hint
             elif known:
                 message += f" (expected one of: {', '.join(known)})"
             yield (*path, key), message

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from policy.data.tenant import Tenant
 from policy.engine.compile import CompiledPolicy, PlanPoolSpec
 from policy.support.errors import Finding, SchemaError
+from policy.support.suggest import did_you_mean
 
 if TYPE_CHECKING:  # checked as the dataclass it behaves like
     from dataclasses import dataclass as record
@@ -161,10 +162,6 @@ class Binding:
 
 def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
     """Errors (undeclared licences) and warnings (roles nobody routes) of a tenant file."""
-    from policy.language.check import (
-        suggest,  # the checker's "did you mean"; binding a tenant needs none
-    )
-
     findings: list[Finding] = []
     known = sorted(policy.licences)
     for user in tenant.users.values():
@@ -177,7 +174,7 @@ def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
                         f"'{licence}' is not one of {known}",
                         location=tenant.location(path),
                         path=f"users[{user.index}].licenses[{j}]",
-                        hint=suggest(licence, known),
+                        hint=did_you_mean(licence, known),
                         code="unknown-licence",
                     )
                 )
@@ -186,7 +183,7 @@ def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
     for i, admin in enumerate(tenant.admins):
         for j, role in enumerate(admin.roles):
             if role not in routed:
-                near = suggest(role, declared)
+                near = did_you_mean(role, declared)
                 findings.append(
                     Finding(
                         "warning",

@@ -23,18 +23,11 @@ from policy.language.vocabulary import (
     NUMBER_CLASSES,
 )
 from policy.support.errors import Finding, Location
+from policy.support.suggest import did_you_mean
 
-__all__ = ["PASSES", "Catalog", "build_catalog", "check_modules", "suggest"]
+__all__ = ["PASSES", "Catalog", "build_catalog", "check_modules"]
 
 COUNTRIES = frozenset(r for r in phonenumbers.SUPPORTED_REGIONS if len(r) == 2)
-
-
-def suggest(word: str, candidates: Iterable[str]) -> str | None:
-    """A "did you mean" hint, or None when nothing is close."""
-    import difflib  # only when there is a bad name to match
-
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean '{close[0]}'?" if close else None
 
 
 class _Reporter:
@@ -66,7 +59,7 @@ class _Reporter:
 
     def unknown(self, kind: str, name: ast.Name, known: Iterable[str], extra: str = "") -> None:
         known = sorted(known) if isinstance(known, set | frozenset) else list(known)
-        near = suggest(name.value, known)
+        near = did_you_mean(name.value, known)
         message = f"unknown {kind} '{name.value}'{extra}"
         hint = None
         if near is not None:  # SPEC's shape: "unknown role 'x' (did you mean 'y'?)"

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from policy.pricing.tariffs import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
 from policy.support.errors import InputError, Location, SchemaError
+from policy.support.suggest import in_parentheses
 
 if TYPE_CHECKING:  # checked as the dataclasses they behave like
     from dataclasses import dataclass as record
@@ -127,7 +128,7 @@ class RateCard(TariffTable):
             if unknown:
                 key = str(sorted(map(str, unknown))[0])
                 raise SchemaError(
-                    f"unknown column{_suggest(key, COLUMNS)}",
+                    f"unknown column{in_parentheses(key, COLUMNS)}",
                     location=Location(source, n),
                     path=key,
                 )
@@ -224,7 +225,7 @@ def _check_header(cells: list[str], source: str, line: int) -> list[str]:
     for name in names:
         if name not in COLUMNS:
             raise SchemaError(
-                f"unknown column{_suggest(name, COLUMNS)}",
+                f"unknown column{in_parentheses(name, COLUMNS)}",
                 location=Location(source, line),
                 path=name or "(empty)",
             )
@@ -328,7 +329,7 @@ def _days(text: str) -> tuple[int, ...]:
         for name in ends:
             if name not in _DAY_NAMES:
                 raise _Bad(
-                    f"{text!r}: {name!r} is not a day{_suggest(name, _DAY_NAMES)}",
+                    f"{text!r}: {name!r} is not a day{in_parentheses(name, _DAY_NAMES)}",
                     "write days like mon-fri, sat,sun or mon,wed,fri",
                 )
         i, j = _DAY_NAMES[ends[0]], _DAY_NAMES[ends[-1]]
@@ -350,7 +351,9 @@ def _prefix(text: str) -> str:
 @lru_cache(maxsize=256)
 def _number_type(text: str) -> str | None:
     if text and text not in NUMBER_TYPES:
-        raise _Bad(f"{text!r} is not one of {list(NUMBER_TYPES)}" + _suggest(text, NUMBER_TYPES))
+        raise _Bad(
+            f"{text!r} is not one of {list(NUMBER_TYPES)}" + in_parentheses(text, NUMBER_TYPES)
+        )
     return text or None
 
 
@@ -533,10 +536,3 @@ def _load_sidecar(path: Path) -> tuple[str | None, Rounding]:
     return data.get("currency"), Rounding(
         method=rounding.get("method", "half_up"), decimals=rounding.get("decimals", 2)
     )
-
-
-def _suggest(word: str, choices: Iterable[str]) -> str:
-    import difflib  # only for a bad cell
-
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
