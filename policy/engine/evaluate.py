@@ -88,6 +88,21 @@ def origin_country_of(direction: str, origin: NumberInfo | None, region: str) ->
     return region if direction == "outbound" else None
 
 
+def origin_calling_code(
+    direction: str, origin: NumberInfo | None, number: NumberInfo, own_code: int
+) -> int:
+    """The country calling code a call comes from (0 = unknown): the calling number's;
+    for an outbound call without one, ``own_code`` (the caller's usage location's). An
+    inbound call to a toll-free number with its caller ID withheld comes from inside the
+    number's own calling code: a carrier only delivers a toll-free call from where the
+    number is reachable (reference rule 18)."""
+    if origin is not None:
+        return origin.calling_code
+    if direction == "outbound":
+        return own_code
+    return number.calling_code if number.number_type == "toll_free" else 0
+
+
 class Engine:
     """A compiled policy plus a rate card: the object telephony code calls."""
 
@@ -280,12 +295,8 @@ class Engine:
         except BadNumber:
             number = self._number(call, "to", call.to, region)  # raises, located
         origin = self._number(call, "from", call.from_, region) if call.from_ else None
-        if origin is not None:
-            origin_code = origin.calling_code
-        elif call.direction == "outbound":
-            origin_code = user.calling_code if user is not None else b.tenant_calling_code
-        else:
-            origin_code = 0
+        own_code = user.calling_code if user is not None else b.tenant_calling_code
+        origin_code = origin_calling_code(call.direction, origin, number, own_code)
         origin_country = origin_country_of(call.direction, origin, region)
         shares = number.short_code or number.calling_code == origin_code
         return _new(Observation, (region, number, origin, origin_country, shares))
