@@ -187,6 +187,10 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
             return tenant_findings(policy, tenant)
         if kind in ("calls", "call"):
             return _check_call_numbers(document)
+        if kind == "test":
+            from policy.tools.testing import reference_findings
+
+            return reference_findings(path, document)
         return []
     except PolicyError as exc:
         return list(exc.findings)
