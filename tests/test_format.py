@@ -416,7 +416,7 @@ def test_syntax_error_writes_nothing(files: Path, capsys: pytest.CaptureFixture[
 
 def test_missing_file_and_empty_directory(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_fmt("--check", "nope.ccp") == 1
-    assert "no such file: nope.ccp" in capsys.readouterr().err
+    assert "nope.ccp: error: file not found" in capsys.readouterr().err
     (files / "empty").mkdir()
     assert run_fmt("empty") == 1
     assert "empty holds no .ccp files" in capsys.readouterr().err

@@ -381,9 +381,9 @@ def test_non_utf8_file_is_input_error_at_its_line(tmp_path: Path) -> None:
     path.write_bytes(
         (HEADER + "\n").encode() + "44,Royaume-Uni é,,,0,1,60,60,0,,,,\n".encode("latin-1")
     )
-    with pytest.raises(InputError, match="not UTF-8") as info:
+    with pytest.raises(InputError, match="not valid UTF-8") as info:
         load_ratecard(path)
-    assert str(info.value).startswith(f"{path}:2: ")
+    assert str(info.value).startswith(f"{path}:2:16: ")
 
 
 # -- the sidecar -------------------------------------------------------------------------------
