@@ -66,7 +66,7 @@ def _misspelt_role_policy(tmp_path: Path) -> Path:
 
 
 def test_the_bundled_names_are_suggested(tmp_path: Path) -> None:
-    """The SPEC example: a misspelt role in a policy built on the bundled catalogue."""
+    """The reference's example: a misspelt role in a policy built on the bundled catalogue."""
     compiled, found = policy_findings(_misspelt_role_policy(tmp_path))
     assert compiled is None
     errors = [f for f in found if f.is_error]
