@@ -18,14 +18,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference.md"
 
-#: Text that points outside the repository (or at a contract other than ours).
-FORBIDDEN = ("../shared", "shared/SPEC", "SPEC ruling", "SPEC.md")
+#: Text that points outside the repository (or at a contract other than ours); spelt in
+#: pieces so that this file does not match itself.
+SPEC = "SP" + "EC"
+FORBIDDEN = ("../" + "shared", "shared/" + SPEC, SPEC + " ruling", SPEC + ".md")
 
 #: Files owned by work in progress elsewhere that still say "SPEC ruling"; each entry must
 #: still hold its text (a stale exception fails), so the list only ever shrinks.
 PENDING: dict[str, str] = {
-    "policy/ledger/ledger.py": "SPEC ruling 7",
-    "policy/ledger/payments.py": "SPEC ruling 7",
+    "policy/ledger/ledger.py": SPEC + " ruling 7",
+    "policy/ledger/payments.py": SPEC + " ruling 7",
 }
 
 #: "reference rule R8", "reference rules R1 and R3", "reference rules R6, R7, R8, R16",
