@@ -7,13 +7,18 @@ RN" cited anywhere (code, comments, docs, schemas, rule files, test data) — an
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from policy.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference.md"
@@ -145,3 +150,26 @@ def test_links_to_rules_have_their_anchor() -> None:
             if int(number) not in rules:
                 bad.append(f"{path.relative_to(ROOT).as_posix()}: #r{number}")
     assert not bad, bad
+
+
+def _commands(parser: Any, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name), sub
+                yield from _commands(sub, (*prefix, name))
+
+
+def test_every_command_and_option_is_in_the_reference() -> None:
+    """`ccpolicy --help` and each subcommand's --help say nothing the reference does not."""
+    text = REFERENCE.read_text(encoding="utf-8")
+    missing = []
+    for path, sub in _commands(build_parser()):
+        named = (f"ccpolicy {' '.join(path)}", f"`{path[-1]}", f"{path[-1]}`")
+        if not any(form in text for form in named):
+            missing.append(f"command: ccpolicy {' '.join(path)}")
+        for action in sub._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help" and option not in text:
+                    missing.append(f"ccpolicy {' '.join(path)} {option}")
+    assert not missing, "document these in docs/reference.md:\n" + "\n".join(missing)
