@@ -497,7 +497,7 @@ def test_from_rows_errors_name_the_row() -> None:
 # -- the bundled illustrative card ------------------------------------------------------------
 
 ZONE_A_TEXT = """AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL NZ NO
-                 PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US"""  # DOMAIN.md
+                 PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US"""  # Zone A, as documented
 OTHERS_TEXT = "AE NG AR EG KE IL TR UA VN PH ID PK SA CO CL PE"
 ZONE_A, OTHERS = ZONE_A_TEXT.split(), OTHERS_TEXT.split()
 TYPES = {
