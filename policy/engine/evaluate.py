@@ -95,7 +95,7 @@ def origin_calling_code(
     for an outbound call without one, ``own_code`` (the caller's usage location's). An
     inbound call to a toll-free number with its caller ID withheld comes from inside the
     number's own calling code: a carrier only delivers a toll-free call from where the
-    number is reachable (reference rule 18)."""
+    number is reachable (reference rule R18)."""
     if origin is not None:
         return origin.calling_code
     if direction == "outbound":
