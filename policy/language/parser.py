@@ -140,6 +140,32 @@ class _Misplaced(Exception):
     """A construct the grammar accepts but the language does not (raised while building)."""
 
 
+#: The largest number a policy may write (minutes, percentages): nine digits.
+MAX_NUMBER = 999_999_999
+
+
+class _TooLarge(Exception):
+    """A number token with more digits than any policy needs (raised while building)."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(
+            f"number {str(token)[:12]}… is too large (at most {MAX_NUMBER:,})"
+            if len(token) > 12
+            else f"number {token} is too large (at most {MAX_NUMBER:,})"
+        )
+        self.token = token
+
+
+def _number(token: Token, strip: str = "") -> int:
+    """The integer a number token spells (``strip``: a trailing unit such as ``%``);
+    refused before conversion when longer than :data:`MAX_NUMBER` (Python refuses to
+    convert more than 4,300 digits, and no pool holds a billion minutes)."""
+    digits = str(token).removesuffix(strip)
+    if len(digits.lstrip("0")) > len(str(MAX_NUMBER)):
+        raise _TooLarge(token)
+    return int(digits)
+
+
 class _Builder(Transformer[Token, Any]):
     """Lark tree → AST. One method per grammar rule."""
 
@@ -216,17 +242,17 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def allowance_in(self, meta: Any, items: list[Token]) -> ast.Allowance:
         region = self._name(items[1]) if len(items) > 1 else None
-        return ast.Allowance(int(items[0]), region, False, self._span(meta))
+        return ast.Allowance(_number(items[0]), region, False, self._span(meta))
 
     @v_args(meta=True)
     def allowance_elsewhere(self, meta: Any, items: list[Token]) -> ast.Allowance:
-        return ast.Allowance(int(items[0]), None, True, self._span(meta))
+        return ast.Allowance(_number(items[0]), None, True, self._span(meta))
 
     def warn_at(self, items: list[Token]) -> tuple[str, int]:
-        return ("warn", int(str(items[0])[:-1]))
+        return ("warn", _number(items[0], "%"))
 
     def warn_more(self, items: list[Token]) -> tuple[str, int]:
-        return ("warn_more", int(str(items[0])[:-1]))
+        return ("warn_more", _number(items[0], "%"))
 
     def not_pooled(self, items: list[Any]) -> tuple[str, bool]:
         return ("per_user", True)
@@ -277,7 +303,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.SharedPool(
             self._name(items[0]),
             self._title(items),
-            int(rest[0]),
+            _number(rest[0]),
             self._name(rest[1]),
             options.get("warn", ()),
             self._span(meta),
@@ -459,6 +485,15 @@ def _build(tree: Tree[Token], file: str, lines: list[str]) -> ast.Module:
                 str(exc.orig_exc),
                 location=Location(file, line, column),
                 source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            ) from None
+        if isinstance(exc.orig_exc, _TooLarge):
+            token = exc.orig_exc.token
+            line, column = token.line or 0, token.column or 0
+            raise PolicySyntaxError(
+                str(exc.orig_exc),
+                location=Location(file, line, column),
+                source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+                hint="write minutes and percentages as plain numbers of at most nine digits",
             ) from None
         if isinstance(exc.orig_exc, RecursionError):
             raise PolicySyntaxError(
