@@ -9,6 +9,7 @@ error.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 import phonenumbers
@@ -134,18 +135,24 @@ def _check_countries(catalog: Catalog, report: _Reporter) -> None:
             report.unknown("country code", code, sorted(COUNTRIES))
 
     for decl in catalog.regions.values():
+        # each distinct code once: a code listed n times is one finding (n may be huge)
+        listed = Counter(code.value for code in decl.countries)
+        repeats: dict[str, ast.Name] = {}
+        firsts: dict[str, ast.Name] = {}
         for code in decl.countries:
-            check(code)
-        seen: set[str] = set()
-        for code in decl.countries:
-            if code.value in seen:
-                report.add(
-                    code.span,
-                    f"'{code.value}' is listed twice",
-                    severity="warning",
-                    code="duplicate",
-                )
-            seen.add(code.value)
+            if code.value in firsts:
+                repeats.setdefault(code.value, code)
+            else:
+                firsts[code.value] = code
+                check(code)
+        for value, code in repeats.items():  # placed at the first repeat
+            times = "twice" if listed[value] == 2 else f"{listed[value]:,} times"
+            report.add(
+                code.span,
+                f"'{value}' is listed {times}",
+                severity="warning",
+                code="duplicate",
+            )
     for area in catalog.areas.values():
         members = {c.value for c in area.countries}
         for pooling in area.pooling:
