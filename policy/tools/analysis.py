@@ -272,10 +272,10 @@ def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
     """Run every representative situation through the scenarios, in order.
 
     The same answer as :func:`walk` gives situation by situation, computed scenario by
-    scenario instead: each condition becomes the set of situations it matches (one byte
+    scenario instead: each condition becomes the set of situations it matches (one bit
     per situation in a big integer, built from its atoms' sets with ``&``, ``|``, ``^``);
     a scenario decides what it matches of the situations still undecided. The work is
-    linear in the number of scenarios (times the space's size in bytes, done in C), not
+    linear in the number of scenarios (times the space's size in words, done in C), not
     scenarios × situations calls.
     """
     vectors = _Vectors(policy)
@@ -312,12 +312,15 @@ def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
         decided_by = dict(deciders)
         for index, match in unreachable.items():
             counts: Counter[int] = Counter()
-            rest = match
+            rest, left = match, matched[index]
             while rest:  # one step per decider, met in walk order
-                first_at = size - 1 - (rest.bit_length() - 1) // 8
-                decider = by_situation[first_at]
+                decider = by_situation[size - rest.bit_length()]
                 share = rest & decided_by[decider]
+                if share == rest:  # the last one takes what is left
+                    counts[decider] = left
+                    break
                 counts[decider] = share.bit_count()
+                left -= counts[decider]
                 rest ^= share
             shadow[index] = counts
     gaps = [vectors.situation(at) for at in itertools.islice(_positions(undecided, size), max_gaps)]
@@ -325,14 +328,27 @@ def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
 
 
 def _positions(vector: int, size: int) -> Iterator[int]:
-    """The situations (indexes in walk order) whose byte is set in ``vector``."""
-    return itertools.compress(range(size), vector.to_bytes(size, "big"))
+    """The situations (indexes in walk order) whose bit is set in ``vector``."""
+    flags = format(vector, f"0{size}b").encode("ascii").translate(_FROM_DIGITS)
+    return itertools.compress(range(size), flags)
+
+
+#: 0/1 bytes ↔ the digits "0"/"1" (a set of situations is built as bytes, one per
+#: situation, then read as a binary number: one bit per situation, the first situation
+#: the most significant).
+_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+_FROM_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _pack(flags: bytes) -> int:
+    return int(flags.translate(_TO_DIGITS), 2) if flags else 0
 
 
 class _Vectors:
-    """Sets of situations as big integers, one byte per situation in walk order (0x01 =
-    in the set): the whole space, each atom's set (built from a small table of its values
-    over the dimensions it reads, repeated over the rest), each condition's."""
+    """Sets of situations as big integers, one bit per situation (the first situation of
+    the walk the most significant): the whole space, each atom's set (built from a small
+    table of its values over the dimensions it reads, repeated over the rest, as bytes),
+    each condition's."""
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
@@ -349,7 +365,7 @@ class _Vectors:
             self.blocks.append((location, number, kind, dims))
             size += _product(len(d) for d in dims)
         self.size = size
-        self.ones = int.from_bytes(b"\x01" * size, "big")
+        self.ones = (1 << size) - 1
         self._atoms: dict[tuple[str, str], int] = {}
 
     def of(self, cond: ast.Condition) -> int:
@@ -388,7 +404,7 @@ class _Vectors:
             for location, number, kind, dims in self.blocks:
                 facts = self.space.facts(location, number, kind, [d[0] for d in dims])
                 parts.append((b"\x01" if test(facts) else b"\x00") * _product(map(len, dims)))
-            return int.from_bytes(b"".join(parts), "big")
+            return _pack(b"".join(parts))
         wanted = [i for i, name in enumerate(_INNER) if reads is None or name in reads]
         shapes: dict[tuple[object, ...], bytes] = {}
         for location, number, kind, dims in self.blocks:
@@ -406,7 +422,7 @@ class _Vectors:
                 table[values] = b"\x01" if test(facts) else b"\x00"
             shapes[shape] = _tile(dims, wanted, table, 0, ())
             parts.append(shapes[shape])
-        return int.from_bytes(b"".join(parts), "big")
+        return _pack(b"".join(parts))
 
     def situation(self, at: int) -> Situation:
         block = bisect.bisect_right(self.starts, at) - 1
