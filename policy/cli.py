@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from policy import __version__
 from policy.commands import COMMANDS
-from policy.commands.common import print_findings
+from policy.commands.common import ascii_fallback, print_findings
 from policy.support.errors import EXIT_OK, EXIT_USAGE, PolicyError
 
 __all__ = ["build_parser", "main"]
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ascii_fallback(sys.stdout)
+    ascii_fallback(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -1,15 +1,66 @@
 """Output conventions shared by every command: findings to stderr, colour only on a
-terminal and never with NO_COLOR."""
+terminal and never with NO_COLOR, ASCII stand-ins on a stream that is not Unicode."""
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from policy.support.errors import Finding
 
-__all__ = ["add_call_options", "paint", "print_findings", "use_color"]
+__all__ = ["add_call_options", "ascii_fallback", "paint", "print_findings", "use_color"]
+
+#: What a character the stream cannot encode is written as (else ``?``).
+ASCII_STAND_INS = {
+    "→": "->",
+    "←": "<-",
+    "⇔": "<=>",
+    "✔": "ok",
+    "✗": "x",
+    "✘": "x",
+    "·": "-",
+    "—": "--",
+    "–": "-",
+    "−": "-",
+    "…": "...",
+    "×": "x",
+    "≥": ">=",
+    "≤": "<=",
+    "≠": "!=",
+    "≈": "~",
+    "µ": "u",
+    "█": "#",
+    "‘": "'",
+    "’": "'",
+    "“": '"',
+    "”": '"',
+}
+_HANDLER = "ccpolicy-ascii"
+
+
+def _stand_in(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    bad = error.object[error.start : error.end]
+    return "".join(ASCII_STAND_INS.get(c, "?") for c in bad), error.end
+
+
+codecs.register_error(_HANDLER, _stand_in)
+
+
+def ascii_fallback(stream: TextIO) -> None:
+    """Let ``stream`` write any text: characters its encoding lacks (``→ ✔ ✗ ·`` on a
+    cp1252 or ASCII stream) become ASCII stand-ins instead of a ``UnicodeEncodeError``."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        codecs.lookup(encoding)
+        "→✔✗·—…".encode(encoding)
+    except (LookupError, UnicodeEncodeError):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors=_HANDLER)
 
 
 def use_color(stream: TextIO) -> bool:

@@ -9,7 +9,12 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
+from policy.support.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    MissingExtraError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from policy.ledger import Ledger
@@ -98,10 +103,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from policy.ledger import Ledger
     except ImportError as exc:
-        raise PolicyError(
-            f"the ledger needs SQLAlchemy and psycopg ({exc.name} is missing)",
-            hint="pip install 'ccpolicy[ledger]'",
-        ) from None
+        raise MissingExtraError("the ledger", "ledger", exc.name or "SQLAlchemy") from None
 
     with Ledger(args.db, engine=engine, tenant=tenant) as ledger:
         action = args.action

@@ -158,13 +158,22 @@ def _funding(args: argparse.Namespace) -> int:
     engine = load(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
     advice = advise(engine, tenant, args.history, candidates)
-    if args.chart:
-        write_chart(advice, args.chart)
+    # the table first: a chart that cannot be drawn (no matplotlib) must not lose it
     if args.format == "json":
         record = advice.to_dict()
         record["chart"] = args.chart
         sys.stdout.write(json.dumps(record, indent=2) + "\n")
-        return EXIT_OK
+    else:
+        sys.stdout.write(_funding_text(advice))
+    sys.stdout.flush()
+    if args.chart:
+        write_chart(advice, args.chart)
+        if args.format != "json":
+            sys.stdout.write(f"chart: {args.chart}\n")
+    return EXIT_OK
+
+
+def _funding_text(advice: Any) -> str:
     cur = advice.currency
     rows = []
     for o in advice.outcomes:
@@ -189,7 +198,4 @@ def _funding(args: argparse.Namespace) -> int:
         "refused calls",
         "avg balance (tied up)",
     )
-    sys.stdout.write(_table(headers, rows) + "\n\n" + advice.reason + "\n")
-    if args.chart:
-        sys.stdout.write(f"chart: {args.chart}\n")
-    return EXIT_OK
+    return _table(headers, rows) + "\n\n" + advice.reason + "\n"

@@ -239,7 +239,11 @@ def _rate(
     summary = Summary(currency=tenant.currency)
     seen = SeenIds()
     stream = read_calls(calls)  # opens the file: a missing input fails before any output
-    writer: Writer = open_writer(out, builder)
+    try:
+        writer: Writer = open_writer(out, builder)
+    except BaseException:
+        stream.close()
+        raise
     bad_rows = RejectsWriter(Path(rejects)) if rejects is not None else None
     decide = engine.decide_observed
     write = writer.write

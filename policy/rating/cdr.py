@@ -280,6 +280,9 @@ class CallStream:
         except (ValueError, OSError):  # closed: all of it
             return self.size
 
+    def close(self) -> None:
+        self.handle.close()
+
     def read(self, size: int = -1) -> str:
         return self.handle.read(size)
 

@@ -29,6 +29,7 @@ from policy.engine.evaluate import Engine
 from policy.language.source import display_name
 from policy.rating.batch import SeenIds
 from policy.rating.cdr import BadRow, read_calls
+from policy.support.errors import MissingExtraError
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -255,7 +256,10 @@ def advise(
 
 def write_chart(advice: Advice, path: str | os.PathLike[str]) -> None:
     """A PNG: the recommended setting's balance over time, and credits spent per day."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtraError("--chart", "charts", "matplotlib") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -32,7 +32,7 @@ from policy.rating.usage_report import (
     MONEY_COLUMNS,
     RowBuilder,
 )
-from policy.support.errors import InputError, Location, UsageError
+from policy.support.errors import InputError, Location, MissingExtraError, UsageError
 
 __all__ = ["FORMATS", "Writer", "open_writer"]
 
@@ -189,8 +189,8 @@ class XlsxWriter(Writer):
             from openpyxl import Workbook  # type: ignore[import-untyped]
             from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
             from openpyxl.styles import Font  # type: ignore[import-untyped]
-        except ImportError:  # pragma: no cover - an optional dependency
-            raise UsageError("writing .xlsx needs openpyxl: pip install 'ccpolicy[xlsx]'") from None
+        except ImportError:
+            raise MissingExtraError("writing .xlsx", "xlsx", "openpyxl") from None
         super().__init__(path)
         self.builder = rows
         self._cell = WriteOnlyCell
