@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -107,3 +108,88 @@ def test_text_output_to_a_non_unicode_stream_falls_back_to_ascii(
     done.stdout.decode(encoding)  # every byte is in the stream's encoding
     if argv[0] == "explain":
         assert b" -> " in done.stdout  # the arrow's stand-in, not a '?'
+
+
+# -------------------------------------------------------------- 7. a file named twice
+
+
+def test_check_counts_a_file_named_twice_once(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(["check", str(NORTHWIND), str(NORTHWIND / "tenant.yaml")], capsys)
+    once_code, once_out, _ = cli(["check", str(NORTHWIND)], capsys)
+    assert code == once_code
+    assert out == once_out
+
+
+# -------------------------------------------------------------- 11. umask
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".xlsx"])
+def test_rate_outputs_honour_the_umask(
+    suffix: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / f"usage{suffix}"
+    rejects = tmp_path / "bad.csv"
+    old = os.umask(0o022)
+    try:
+        code, _, err = cli(
+            [
+                "rate", "--tenant", str(RATE / "tenant.yaml"),
+                "--calls", str(RATE / "bad_calls.csv"), "--out", str(out),
+                "--skip-bad", "--rejects", str(rejects), "--no-progress",
+            ],
+            capsys,
+        )  # fmt: skip
+    finally:
+        os.umask(old)
+    assert code == 0, err
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert rejects.stat().st_mode & 0o777 == 0o644
+
+
+# -------------------------------------------------------------- 18. ledger fund amounts
+
+
+def test_ledger_fund_prints_amounts_with_the_balance_places(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'l.db'}", "--tenant", str(EXAMPLES / "tenant.yaml")]
+    assert cli(["ledger", "init", *db], capsys)[0] == 0
+    code, out, _ = cli(["ledger", "fund", "25", *db, "--format", "text"], capsys)
+    assert code == 0
+    assert "purchase: 25.00 of 25.00" in out
+    code, out, _ = cli(["ledger", "balance", *db], capsys)
+    lots = json.loads(out)["lots"]
+    assert [lot["amount"] for lot in lots] == ["50.00", "25.00"]
+
+
+# -------------------------------------------------------------- 19. help texts
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report", name] for name in ("pools", "usage", "funding")]
+    + [
+        ["ledger", name]
+        for name in ("init", "fund", "balance", "authorize", "charge", "history", "pools", "notify")
+    ],
+)
+def test_every_subcommand_help_has_a_description_and_exit_codes(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = cli([*argv, "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    assert "Exit 0" in text and "2 usage" in text
+
+
+# -------------------------------------------------------------- 20. one name for repeats
+
+
+def test_rate_summary_names_repeats_alike_in_text_and_json(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    argv = ["rate", "--tenant", str(RATE / "tenant.yaml"), "--calls", str(RATE / "calls.csv")]
+    _, text, _ = cli([*argv, "--out", str(tmp_path / "a.csv")], capsys)
+    _, js, _ = cli([*argv, "--out", str(tmp_path / "b.csv"), "--format", "json"], capsys)
+    assert "repeated ids 1" in text
+    assert json.loads(js)["repeated_ids"] == 1 and "duplicates" not in json.loads(js)

@@ -54,19 +54,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    """Policies and data files among ``paths``; a file named twice (``DIR DIR/t.yaml``)
+    is checked once, where it first appears."""
     policies: list[Path] = []
     data: list[Path] = []
+    seen: set[Path] = set()
+
+    def first_time(path: Path) -> bool:
+        key = path.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            if any(path.glob("*.ccp")):
+            if any(path.glob("*.ccp")) and first_time(path):
                 policies.append(path)
             data.extend(
-                sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file())
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix in DATA_SUFFIXES and p.is_file() and first_time(p)
+                )
             )
         elif path.suffix == ".ccp":
-            policies.append(path)
-        else:
+            if first_time(path) and path.parent.resolve() not in seen:
+                policies.append(path)
+        elif first_time(path):
             data.append(path)
     return policies, data
 

@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from policy.support.errors import (
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
+_EXITS = "Exit 0 done, 1 bad input or refused, 2 usage, 3 the 'ledger' extra is missing."
 ACTIONS = ("init", "fund", "balance", "authorize", "charge", "history", "pools", "notify")
 
 
@@ -30,8 +32,7 @@ def register(commands: Any) -> None:
         NAME,
         help="the persistent credits ledger",
         description="Keep the credits balance, funding lots, pool usage, charges and "
-        "notifications in a database (SQLite by default, PostgreSQL for many nodes). "
-        "Exit 0 done, 1 bad input or refused, 2 usage.",
+        "notifications in a database (SQLite by default, PostgreSQL for many nodes). " + _EXITS,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -47,23 +48,72 @@ def register(commands: Any) -> None:
     common.add_argument("--format", choices=("json", "text"), default="json")
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
-        "init", parents=[common], help="create/migrate the ledger and add the tenant"
+        "init",
+        parents=[common],
+        help="create/migrate the ledger and add the tenant",
+        description="Create the ledger's tables (or migrate them to this version) and add "
+        "the tenant with its balance and pool usage. Running it again changes nothing. " + _EXITS,
     )
     init.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
     init.add_argument("--month", metavar="YYYY-MM", help="month of the tenant's usage")
-    fund = actions.add_parser("fund", parents=[common], help="one-time purchase of credits")
+    fund = actions.add_parser(
+        "fund",
+        parents=[common],
+        help="one-time purchase of credits",
+        description="Buy AMOUNT of credits through the payment provider: a lot that "
+        "expires 12 months later. Refused (nothing written) for a non-positive amount or a "
+        "tenant without credits. " + _EXITS,
+    )
     fund.add_argument("amount", metavar="AMOUNT", help="e.g. 50.00")
     fund.add_argument("--id", metavar="PURCHASE_ID", help="makes a retried purchase safe")
     fund.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
-    actions.add_parser("balance", parents=[common], help="balance and open lots")
-    for name, text in (("authorize", "how long may each call last"), ("charge", "charge calls")):
-        sub = actions.add_parser(name, parents=[common], help=text)
+    actions.add_parser(
+        "balance",
+        parents=[common],
+        help="balance and open lots",
+        description="The credits balance and the open funding lots (remaining, expiry). " + _EXITS,
+    )
+    for name, text, what in (
+        (
+            "authorize",
+            "how long may each call last",
+            "Decide each call before it starts (no duration) against the ledger's live "
+            "state and print its max_duration; nothing is charged.",
+        ),
+        (
+            "charge",
+            "charge calls",
+            "Charge each finished call (with duration) once: pools, balance, recharges and "
+            "notifications are written in one transaction per call; a call id charged "
+            "before returns its first decision and changes nothing. Every call is checked "
+            "before any is charged.",
+        ),
+    ):
+        sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
         sub.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
-    hist = actions.add_parser("history", parents=[common], help="balance changes and causes")
+    hist = actions.add_parser(
+        "history",
+        parents=[common],
+        help="balance changes and causes",
+        description="Every change of the balance (funding, recharge, charge, expiry) with "
+        "its cause, oldest first. " + _EXITS,
+    )
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
-    pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
+    pools = actions.add_parser(
+        "pools",
+        parents=[common],
+        help="pool sizes and usage",
+        description="The tenant's minute pools for a month: size, minutes used and left. " + _EXITS,
+    )
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
-    notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
+    notify = actions.add_parser(
+        "notify",
+        parents=[common],
+        help="deliver pending events",
+        description="Deliver the pending notifications (e-mail to the roles' holders, "
+        "webhooks), retrying failed ones later. Exit 0 delivered (or nothing to do), "
+        "1 a delivery failed or bad input, 2 usage, 3 the 'ledger' extra is missing.",
+    )
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
     notify.add_argument(
         "--smtp",
@@ -113,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
             report = ledger.fund(
                 args.amount, purchase_id=args.id, allow_foreign_billing=args.allow_foreign_billing
             )
-            _emit(args, report.to_dict(), _balance_text(report.to_dict()))
+            record = report.to_dict()
+            _emit(args, record, _balance_text(record))
             return EXIT_OK
         if action == "balance":
             record = ledger.balance().to_dict()
@@ -249,7 +300,22 @@ def _lines(args: argparse.Namespace, rows: list[dict[str, Any]], render: Any) ->
             sys.stdout.write(render(row) + "\n")
 
 
+def _same_places(record: dict[str, Any]) -> None:
+    """Lot amounts with the balance's decimal places (a purchase of ``25`` shows ``25.00``)."""
+    balance = record.get("balance")
+    if balance is None:
+        return
+    places = len(balance.partition(".")[2])
+    exponent = Decimal(1).scaleb(-places)
+    for lot in record.get("lots", ()):
+        for key in ("amount", "remaining"):
+            value = Decimal(lot[key])
+            if value == value.quantize(exponent):
+                lot[key] = str(value.quantize(exponent))
+
+
 def _balance_text(record: dict[str, Any]) -> str:
+    _same_places(record)
     if record["balance"] is None:
         return f"{record['tenant']}: credits not set up"
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]

@@ -20,11 +20,18 @@ def register(commands: Any) -> None:
         NAME,
         help="reports over rated calls: pools, usage, funding",
         description="Reports over the output of `ccpolicy rate` (the usage-report CSV, or "
-        "decisions as JSON Lines). Exit 0 done, 1 bad input, 2 usage.",
+        "decisions as JSON Lines). Exit 0 done, 1 bad input, 2 usage, 3 a missing optional "
+        "extra.",
     )
     kinds = report.add_subparsers(dest="report", metavar="REPORT", required=True)
 
-    pools = kinds.add_parser("pools", help="the minute-pools report for a month")
+    pools = kinds.add_parser(
+        "pools",
+        help="the minute-pools report for a month",
+        description="The minute pools as the admin centre's report shows them: per "
+        "country and pool, total minutes, minutes used by the rated calls, minutes "
+        "available. Needs no rate card. Exit 0 done, 1 bad input, 2 usage.",
+    )
     pools.add_argument("--tenant", required=True, metavar="T.yaml")
     pools.add_argument("--rated", required=True, metavar="RATED", help=".csv or .jsonl")
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the first call's month")
@@ -32,14 +39,23 @@ def register(commands: Any) -> None:
     pools.add_argument("--format", choices=("text", "json"), default="text")
 
     usage = kinds.add_parser(
-        "usage", help="totals by user, destination, scenario and payer; credits per day"
+        "usage",
+        help="totals by user, destination, scenario and payer; credits per day",
+        description="Totals of the rated calls by user, destination country, scenario and "
+        "payer, and the credits spent per day (the call's local date: the day printed in "
+        "its start time). Exit 0 done, 1 bad input, 2 usage.",
     )
     usage.add_argument("--rated", required=True, metavar="RATED", help=".csv or .jsonl")
     usage.add_argument("--month", metavar="YYYY-MM", help="only calls of this month")
     usage.add_argument("--format", choices=("text", "json"), default="text")
 
     funding = kinds.add_parser(
-        "funding", help="recommend an auto-recharge trigger and amount from history"
+        "funding",
+        help="recommend an auto-recharge trigger and amount from history",
+        description="Replay a call history with each candidate auto-recharge setting "
+        "(trigger:amount) and recommend the one that refuses no call with the least money "
+        "tied up; --chart draws its balance. Exit 0 done, 1 bad input, 2 usage, 3 --chart "
+        "without the 'charts' extra (the table is printed first).",
     )
     funding.add_argument("--tenant", required=True, metavar="T.yaml")
     funding.add_argument(

@@ -14,7 +14,6 @@ import csv
 import gc
 import json
 import os
-import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +29,7 @@ from policy.engine.evaluate import Engine
 from policy.language.source import display_name
 from policy.rating.cdr import BadRow, read_calls
 from policy.rating.usage_report import RowBuilder
-from policy.rating.writers import Writer, open_writer
+from policy.rating.writers import Writer, open_writer, temp_file_beside
 from policy.support.errors import EvaluationError
 
 __all__ = ["RejectsWriter", "SeenIds", "Summary", "rate"]
@@ -115,7 +114,7 @@ class Summary:
     permitted: int = 0
     refused: int = 0
     rejected: int = 0
-    duplicates: int = 0
+    repeated_ids: int = 0
     charge: Decimal = Decimal(0)
     currency: str = ""
     by_payer: dict[str, int] = field(default_factory=dict)
@@ -131,7 +130,7 @@ class Summary:
             "permitted": self.permitted,
             "refused": self.refused,
             "rejected": self.rejected,
-            "duplicates": self.duplicates,
+            "repeated_ids": self.repeated_ids,
             "charge": {"amount": str(self.charge), "currency": self.currency},
             "by_payer": dict(sorted(self.by_payer.items())),
         }
@@ -145,7 +144,7 @@ class Summary:
             ("Permitted", self.permitted),
             ("Refused (denied)", self.refused),
             ("Rejected (bad rows)", self.rejected),
-            ("Repeated call ids", self.duplicates),
+            ("Repeated call ids", self.repeated_ids),
             ("Total charge", self.charge),
             ("Currency", self.currency),
         ]
@@ -156,7 +155,7 @@ class Summary:
         return (
             f"read {self.read:,} rows: rated {self.rated:,} ({self.permitted:,} permitted, "
             f"{self.refused:,} refused), rejected {self.rejected:,}, repeated ids "
-            f"{self.duplicates:,}; charge {self.charge} {self.currency}"
+            f"{self.repeated_ids:,}; charge {self.charge} {self.currency}"
         )
 
 
@@ -165,8 +164,7 @@ class RejectsWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        folder = path.parent if str(path.parent) else Path(".")
-        fd, self.temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+        fd, self.temp = temp_file_beside(path)
         self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self.csv = csv.writer(self.handle)
         self.csv.writerow(("row", "line", "field", "reason", "record"))
@@ -296,7 +294,7 @@ def _rate(
         summary.read = read
         summary.permitted = permitted_n
         summary.refused = refused_n
-        summary.duplicates = duplicates
+        summary.repeated_ids = duplicates
         summary.charge = charge if charge else builder.zero
         writer.finish(summary.rows(tenant.name))
         if bad_rows is not None:
