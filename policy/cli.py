@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -18,14 +19,24 @@ from policy import __version__
 from policy.commands import COMMANDS
 from policy.commands.common import ascii_fallback, print_findings
 from policy.support.errors import EXIT_OK, EXIT_USAGE, PolicyError
+from policy.support.suggest import did_you_mean
 
 __all__ = ["build_parser", "main"]
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
+        wrong = _INVALID_CHOICE.search(message)
+        if wrong is not None:  # a misspelt command, subcommand or choice: `ccpolicy chek`
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            hint = did_you_mean(wrong.group(1), choices)
+            if hint is not None:
+                sys.stderr.write(f"    hint: {hint}\n")
         raise SystemExit(EXIT_USAGE)
 
 

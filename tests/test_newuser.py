@@ -193,3 +193,64 @@ def test_rate_summary_names_repeats_alike_in_text_and_json(
     _, js, _ = cli([*argv, "--out", str(tmp_path / "b.csv"), "--format", "json"], capsys)
     assert "repeated ids 1" in text
     assert json.loads(js)["repeated_ids"] == 1 and "duplicates" not in json.loads(js)
+
+
+# -------------------------------------------------------------- 14. funding progress
+
+
+def test_funding_reports_progress_over_every_replay() -> None:
+    import policy
+    from policy.rating.funding import advise, parse_candidates
+
+    engine = policy.load(rates=RATE / "funding_rates.csv")
+    tenant = policy.Tenant.from_file(RATE / "funding_tenant.yaml")
+    ticks: list[tuple[int, float | None]] = []
+    advise(
+        engine,
+        tenant,
+        RATE / "funding_history.csv",
+        parse_candidates("10:50,75:100"),
+        tick=lambda rows, share: ticks.append((rows, share)),
+    )
+    shares = [s for _, s in ticks if s is not None]
+    assert len(ticks) == 3  # two candidates and the chosen one's series
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert ticks[-1][0] == 3 * 121
+
+
+def test_funding_command_draws_a_progress_bar_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import policy.rating.progress as progress
+
+    monkeypatch.setattr(progress, "wants_progress", lambda stream: True)
+    code, out, err = cli(
+        [
+            "report", "funding", "--tenant", str(RATE / "funding_tenant.yaml"),
+            "--history", str(RATE / "funding_history.csv"),
+            "--rates", str(RATE / "funding_rates.csv"), "--candidates", "75:100",
+        ],
+        capsys,
+    )  # fmt: skip
+    assert code == 0 and "recharges" in out
+    assert "replaying" in err and "rows" in err
+
+
+# -------------------------------------------------------------- 12. the funding chart
+
+
+def test_funding_series_shows_the_low_point_the_table_reports(tmp_path: Path) -> None:
+    import policy
+    from policy.rating.funding import advise, parse_candidates, write_chart
+
+    engine = policy.load(rates=RATE / "funding_rates.csv")
+    tenant = policy.Tenant.from_file(RATE / "funding_tenant.yaml")
+    advice = advise(engine, tenant, RATE / "funding_history.csv", parse_candidates("50:50"))
+    best = advice.best
+    assert best.recharges > 0
+    values = [v for _, v in best.series]
+    assert min(values) == best.lowest < best.candidate.trigger  # the dip before a recharge
+    assert max(values) > best.candidate.trigger  # and the balance after it
+    chart = tmp_path / "c.png"
+    write_chart(advice, chart)
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

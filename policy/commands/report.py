@@ -73,6 +73,9 @@ def register(commands: Any) -> None:
     funding.add_argument("--rules", metavar="DIR")
     funding.add_argument("--rates", metavar="R.csv")
     funding.add_argument("--format", choices=("text", "json"), default="text")
+    funding.add_argument(
+        "--no-progress", action="store_true", help="no progress bar even on a terminal"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,7 +176,18 @@ def _funding(args: argparse.Namespace) -> int:
             raise UsageError(f"--candidates: {exc}") from None
     engine = load(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    advice = advise(engine, tenant, args.history, candidates)
+    from policy.rating.progress import Progress, wants_progress
+
+    progress = None
+    if not args.no_progress and wants_progress(sys.stderr):
+        progress = Progress(sys.stderr, "replaying")
+    try:
+        advice = advise(
+            engine, tenant, args.history, candidates, tick=progress.tick if progress else None
+        )
+    finally:
+        if progress is not None:
+            progress.done()
     # the table first: a chart that cannot be drawn (no matplotlib) must not lose it
     if args.format == "json":
         record = advice.to_dict()

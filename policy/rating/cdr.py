@@ -34,6 +34,7 @@ import yaml
 from policy.data.call import Call, new_call
 from policy.language.source import display_name
 from policy.support.errors import InputError, Location, SchemaError
+from policy.support.suggest import in_parentheses
 
 _new = tuple.__new__  # builds a named tuple without its Python __new__
 assert Location._fields == ("file", "line", "column")
@@ -69,7 +70,8 @@ CALL_TYPES: dict[str, tuple[str, str]] = {
 }
 
 _DIRECTIONS = frozenset(("outbound", "inbound"))
-_CONTEXTS = frozenset(("user", "meeting", "auto_attendant", "call_queue"))
+CONTEXTS = ("user", "meeting", "auto_attendant", "call_queue")
+_CONTEXTS = frozenset(CONTEXTS)
 _UPN = re.compile(r"[^@\s]+@[^@\s]+")
 _E164 = re.compile(r"\+[0-9]{2,16}")
 _TO = re.compile(r"\+[0-9]{2,16}|[0-9*#]{1,8}")
@@ -175,10 +177,17 @@ def call_from_fields(
         raise RowError("id", f"{call_id!r} must be a string")
     direction = data["direction"]
     if direction not in _DIRECTIONS:
-        raise RowError("direction", f"{direction!r} is not one of ['inbound', 'outbound']")
+        raise RowError(
+            "direction",
+            f"{direction!r} is not one of ['outbound', 'inbound']"
+            + in_parentheses(str(direction), ("outbound", "inbound")),
+        )
     context = data.get("context") or "user"
     if context not in _CONTEXTS:
-        raise RowError("context", f"{context!r} is not one of {sorted(_CONTEXTS)}")
+        raise RowError(
+            "context",
+            f"{context!r} is not one of {list(CONTEXTS)}" + in_parentheses(str(context), CONTEXTS),
+        )
     user = _text(data, "user")
     if user is not None and not _UPN.fullmatch(user):
         raise RowError("user", f"'{user}' is not a user principal name such as a@contoso.com")
@@ -220,7 +229,10 @@ def _usage_report_call(cells: Mapping[str, str], where: Location, row: int) -> C
     kind = cells.get("Call Type", "").strip()
     mapped = CALL_TYPES.get(kind)
     if mapped is None:
-        raise RowError("Call Type", f"'{kind}' is not one of {sorted(CALL_TYPES)}")
+        raise RowError(
+            "Call Type",
+            f"'{kind}' is not one of {sorted(CALL_TYPES)}" + in_parentheses(kind, CALL_TYPES),
+        )
     direction, context = mapped
     to = _report_number(cells.get("Destination Number", "")) or ""
     fields = {
