@@ -254,3 +254,36 @@ def test_funding_series_shows_the_low_point_the_table_reports(tmp_path: Path) ->
     chart = tmp_path / "c.png"
     write_chart(advice, chart)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -------------------------------------------------------------- 16. did you mean
+
+
+def test_a_misspelt_command_gets_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(["chek"], capsys)
+    assert code == 2 and "hint: did you mean 'check'?" in err
+    code, _, err = cli(["report", "usag", "--rated", "x.csv"], capsys)
+    assert code == 2 and "hint: did you mean 'usage'?" in err
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_a_misspelt_call_context_gets_did_you_mean(
+    suffix: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    calls = tmp_path / f"calls{suffix}"
+    if suffix == ".csv":
+        calls.write_text(
+            "id,direction,context,to,start\na,outbound,usr,+12125551234,2026-11-02T09:05:00Z\n"
+        )
+    else:
+        calls.write_text(
+            '{"id": "a", "direction": "outbund", "to": "+12125551234", '
+            '"start": "2026-11-02T09:05:00Z"}\n'
+        )
+    code, _, err = cli(
+        ["rate", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls", str(calls),
+         "--out", str(tmp_path / "o.csv")],
+        capsys,
+    )  # fmt: skip
+    assert code == 1
+    assert ("did you mean 'user'?" if suffix == ".csv" else "did you mean 'outbound'?") in err
