@@ -287,3 +287,20 @@ def test_a_misspelt_call_context_gets_did_you_mean(
     )  # fmt: skip
     assert code == 1
     assert ("did you mean 'user'?" if suffix == ".csv" else "did you mean 'outbound'?") in err
+
+
+# -------------------------------------------------------------- 17. a missing condition
+
+
+@pytest.mark.parametrize("joiner", ["and", "or", "not"])
+def test_a_missing_condition_after_and_is_named(joiner: str) -> None:
+    from policy.language.parser import parse
+    from policy.support.errors import PolicySyntaxError
+
+    text = f'scenario i "I": when inbound {joiner}\n    then free\n'
+    with pytest.raises(PolicySyntaxError) as caught:
+        parse(text.replace("inbound not", "not"), "p.ccp")
+    finding = caught.value.finding
+    assert finding.message == f"a condition is missing after '{joiner}' (found 'then')"
+    assert "statement starts with" not in (finding.hint or "")
+    assert (finding.location.line, finding.location.column) == (2, 5)  # type: ignore[union-attr]
