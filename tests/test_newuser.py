@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -304,3 +305,186 @@ def test_a_missing_condition_after_and_is_named(joiner: str) -> None:
     assert finding.message == f"a condition is missing after '{joiner}' (found 'then')"
     assert "statement starts with" not in (finding.hint or "")
     assert (finding.location.line, finding.location.column) == (2, 5)  # type: ignore[union-attr]
+
+
+# -------------------------------------------------------------- 8. one calls reader
+
+
+def _calls_csv(path: Path, rows: int = 0, *, bad: int = 0) -> Path:
+    """examples/calls.yaml as a CSV of call columns (plus generated rows)."""
+    import csv
+
+    import yaml
+
+    calls = yaml.safe_load((EXAMPLES / "calls.yaml").read_text(encoding="utf-8"))
+    columns = ["id", "direction", "context", "user", "from", "to", "start", "duration"]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for call in calls:
+            writer.writerow([call.get(c, "") for c in columns])
+        for n in range(rows):
+            direction = "outbund" if n < bad else "outbound"
+            writer.writerow(
+                [f"g{n}", direction, "user", "alice@contoso.com", "", "+12125551234",
+                 "2026-11-03T09:00:00-05:00", "60"]
+            )  # fmt: skip
+    return path
+
+
+def test_eval_reads_a_calls_csv_as_it_reads_yaml(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tenant = str(EXAMPLES / "tenant.yaml")
+    _, from_yaml, _ = cli(
+        ["eval", "--tenant", tenant, "--calls", str(EXAMPLES / "calls.yaml")], capsys
+    )
+    code, from_csv, err = cli(
+        ["eval", "--tenant", tenant, "--calls", str(_calls_csv(tmp_path / "calls.csv"))], capsys
+    )
+    assert code == 0, err
+
+    def strip(out: str) -> list[dict[str, object]]:  # traces name the file and line
+        return [{k: v for k, v in json.loads(x).items() if k != "trace"} for x in out.splitlines()]
+
+    assert strip(from_csv) == strip(from_yaml)
+
+
+@pytest.mark.parametrize("command", ["eval", "diff", "explain", "charge", "check"])
+def test_a_bad_calls_csv_is_reported_briefly_everywhere(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    calls = _calls_csv(tmp_path / "calls.csv", rows=5000, bad=30)
+    tenant = str(EXAMPLES / "tenant.yaml")
+    argv = {
+        "eval": ["eval", "--tenant", tenant, "--calls", str(calls)],
+        "diff": ["diff", "rules", "rules", "--tenant", tenant, "--calls", str(calls)],
+        "explain": ["explain", "--tenant", tenant, "--calls", str(calls)],
+        "charge": ["ledger", "charge", "--db", f"sqlite:///{tmp_path / 'l.db'}",
+                   "--tenant", tenant, "--calls", str(calls)],
+        "check": ["check", str(calls)],
+    }[command]  # fmt: skip
+    code, out, err = cli(argv, capsys)
+    report = out if command == "check" else err
+    assert code == 1
+    assert "rate card" not in report and "Traceback" not in report
+    assert report.count("row ") == 20  # every bad row up to the cap, each with its place
+    assert "calls.csv:20: row 19: direction: 'outbund'" in report
+    assert re.search(r"\n\S+calls.csv: error: 1[01] more bad rows not shown", report)
+    assert len(report) < 8000  # a short excerpt per row, never the file
+    if command != "check":
+        assert out == ""
+
+
+def test_eval_reads_standard_input(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import io
+
+    import yaml
+
+    calls = yaml.safe_load((EXAMPLES / "calls.yaml").read_text(encoding="utf-8"))
+    lines = "".join(json.dumps(c) + "\n" for c in calls).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines)))
+    code, out, err = cli(
+        ["eval", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls", "-", "--format", "text"],
+        capsys,
+    )
+    assert code == 0, err
+    assert out.endswith(f"{len(calls)} calls: 12 permitted, 6 denied\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ('[{"id": "a"}]', "json"),
+        ('{"id": "a", "to": "+1"}\n{"id": "b"}\n', "jsonl"),
+        ('{\n  "id": "a"\n}\n', "json"),
+        ("id,direction,to,start\n", "csv"),
+        ("Call ID,Call Type,Start Time\n", "csv"),
+        ("- {id: a}\n", "yaml"),
+        ("prefix,destination,rate\n", "yaml"),
+    ],
+)
+def test_the_calls_format_is_told_by_content(text: str, fmt: str) -> None:
+    from policy.rating.cdr import sniff_calls_format
+
+    assert sniff_calls_format(text) == fmt
+
+
+def test_a_calls_file_without_a_known_extension_is_read_by_content(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    calls = _calls_csv(tmp_path / "calls.csv")
+    exported = tmp_path / "export.txt"
+    exported.write_bytes(calls.read_bytes())
+    code, out, err = cli(
+        ["eval", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls", str(exported),
+         "--format", "text"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.endswith("18 calls: 12 permitted, 6 denied\n")
+
+
+def test_a_yaml_calls_file_above_the_limit_is_refused_with_a_hint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import policy.rating.cdr as cdr
+
+    size = (EXAMPLES / "calls.yaml").stat().st_size
+    monkeypatch.setattr(cdr, "MAX_WHOLE_CALLS_BYTES", size - 1)
+    code, out, err = cli(
+        [
+            "eval",
+            "--tenant",
+            str(EXAMPLES / "tenant.yaml"),
+            "--calls",
+            str(EXAMPLES / "calls.yaml"),
+        ],
+        capsys,
+    )
+    assert code == 1 and out == ""
+    assert f"{size:,} bytes" in err and "JSON Lines" in err
+
+
+def test_eval_streams_json_lines_and_keeps_repeats_right(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from policy.rating.cdr import open_calls
+
+    calls = tmp_path / "calls.jsonl"
+    rows = [
+        {"id": "dup" if n % 100 == 0 else f"c{n}", "direction": "outbound",
+         "user": "alice@contoso.com", "to": "+12125551234",
+         "start": "2026-11-03T09:00:00-05:00", "duration": 60}
+        for n in range(1000)
+    ]  # fmt: skip
+    calls.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with open_calls(calls) as source:
+        checked = source.checked()
+        assert checked._calls is None  # streamed: read twice, never held
+        assert len(checked) == 1000
+        assert checked.may_repeat("dup") and not checked.may_repeat("c1")
+    code, out, err = cli(
+        ["eval", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls", str(calls)], capsys
+    )
+    assert code == 0, err
+    decisions = [json.loads(line) for line in out.splitlines()]
+    repeats = [d for d in decisions if d["call"] == "dup"]
+    assert len(decisions) == 1000 and len(repeats) == 10
+    assert all(d == repeats[0] for d in repeats)  # a repeat returns the first decision
+
+
+def test_rate_without_skip_bad_reports_every_bad_row(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    calls = _calls_csv(tmp_path / "calls.csv", rows=100, bad=3)
+    out = tmp_path / "o.csv"
+    code, _, err = cli(
+        ["rate", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls", str(calls),
+         "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert code == 1 and not out.exists()
+    assert [n for n in (1, 2, 3) if f"row {18 + n}: direction" in err] == [1, 2, 3]

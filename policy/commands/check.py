@@ -13,6 +13,7 @@ from policy.commands.common import print_findings
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
 
 if TYPE_CHECKING:
+    from policy.data.call import Call
     from policy.engine.compile import CompiledPolicy
 
 NAME = "check"
@@ -166,9 +167,12 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
 
     name = display_name(path)
     try:
-        if path.suffix == ".csv":
+        if path.suffix.lower() in (".csv", ".jsonl", ".ndjson"):
+            if path.suffix.lower() != ".csv" or _is_calls_csv(path):
+                return _check_calls(path)
             RateCard.from_file(path)
             return []
+        _refuse_huge(path, name)
         document = load_document(path)
         kind = _data_kind(path, document.data)
         if kind is None:
@@ -201,11 +205,73 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
 
             tenant = Tenant.from_file(path)
             return tenant_findings(policy, tenant)
-        if kind in ("calls", "call"):
+        if kind == "calls":
+            return _check_calls(path)
+        if kind == "call":
             return _check_call_numbers(document)
         return []
     except PolicyError as exc:
         return list(exc.findings)
+
+
+def _is_calls_csv(path: Path) -> bool:
+    """A CSV of calls (call columns, or a PSTN usage report) rather than a rate card."""
+    from policy.rating.cdr import sniff_calls_format
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return False
+    return sniff_calls_format(header) == "csv"
+
+
+def _refuse_huge(path: Path, name: str) -> None:
+    """A YAML/JSON data file is read whole: one larger than calls files may be is refused
+    (tenants, rate-card sidecars and policy tests are far smaller)."""
+    from policy.rating.cdr import MAX_WHOLE_CALLS_BYTES
+    from policy.support.errors import InputError, Location
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size > MAX_WHOLE_CALLS_BYTES:
+        raise InputError(
+            f"{size:,} bytes: YAML and JSON data files are read whole, up to "
+            f"{MAX_WHOLE_CALLS_BYTES:,} bytes",
+            location=Location(name),
+            hint="write calls as JSON Lines (.jsonl, one call per line): streamed at "
+            "constant memory",
+        )
+
+
+def _check_calls(path: Path) -> list[Finding]:
+    """A calls file in any format, read as every command reads it: every bad record (up
+    to a cap) and every impossible number, located."""
+    from policy.rating.cdr import open_calls
+
+    with open_calls(path) as source:
+        try:
+            source.checked(_numbers_possible)
+        except PolicyError as exc:
+            return list(exc.findings)
+    return []
+
+
+def _numbers_possible(call: Call) -> None:
+    from policy.data.numbers import BadNumber, classify
+    from policy.support.errors import EvaluationError
+
+    for field, text in (("to", call.to), ("from", call.from_)):
+        if not text:
+            continue
+        try:
+            classify(text, "US")
+        except BadNumber as exc:
+            raise EvaluationError(
+                str(exc), location=call.where, path=call.field_path(field), code="number"
+            ) from None
 
 
 def _check_call_numbers(document: Any) -> list[Finding]:

@@ -11,7 +11,14 @@ from typing import Any, TextIO
 
 from policy.support.errors import Finding
 
-__all__ = ["add_call_options", "ascii_fallback", "paint", "print_findings", "use_color"]
+__all__ = [
+    "CALLS_HELP",
+    "add_call_options",
+    "ascii_fallback",
+    "paint",
+    "print_findings",
+    "use_color",
+]
 
 #: What a character the stream cannot encode is written as (else ``?``).
 ASCII_STAND_INS = {
@@ -79,6 +86,13 @@ def print_findings(findings: Sequence[Finding], stream: TextIO) -> None:
         else:
             text = text.replace(": warning: ", ": " + paint("warning", "33;1", stream) + ": ", 1)
         stream.write(text + "\n")
+
+
+#: How every command describes its calls file (one reader: ``policy.rating.cdr.open_calls``).
+CALLS_HELP = (
+    "calls: YAML, JSON, JSON Lines or CSV (call fields or a PSTN usage report), told by the "
+    "extension, else by the content; - reads standard input"
+)
 
 
 def add_call_options(parser: Any, *, calls_metavar: str, calls_help: str) -> None:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from policy.data.documents import load_document
     from policy.data.tenant import Tenant
     from policy.pipeline import load
+    from policy.rating.cdr import open_calls
     from policy.tools.explain import explain_run, render_text
 
     engine = load(args.rules, rates=args.rates)
@@ -56,16 +57,19 @@ def run(args: argparse.Namespace) -> int:
     engine.bind(tenant)
     if args.call:
         document = load_document(args.call, schema="call")
+        calls = list(calls_from_document(document))
+        filename = document.filename
     else:
-        document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
+        with open_calls(args.calls) as source:
+            calls = list(source.checked())
+            filename = source.name
     if args.id is not None:
         if args.call:
             raise UsageError("--id goes with --calls")
         ids = [c.id for c in calls]
         if args.id not in ids:
             raise UsageError(
-                f"no call '{args.id}' in {document.filename}",
+                f"no call '{args.id}' in {filename}",
                 hint=f"its calls are {', '.join(ids[:10])}{'…' if len(ids) > 10 else ''}",
             )
         calls = calls[: ids.index(args.id) + 1]

@@ -7,9 +7,11 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from policy.commands.common import CALLS_HELP
 from policy.support.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -90,7 +92,7 @@ def register(commands: Any) -> None:
         ),
     ):
         sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
-        sub.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
+        sub.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
     hist = actions.add_parser(
         "history",
         parents=[common],
@@ -198,15 +200,14 @@ def _init(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
-    from policy.data.call import calls_from_document
-    from policy.data.documents import load_document
+    from policy.data.call import Call
     from policy.ledger import LedgerError
+    from policy.rating.cdr import open_calls
 
-    document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
     tenant = ledger.tenant
     assert tenant is not None
-    for call in calls:  # every call checked before anything is charged
+
+    def check(call: Call) -> None:  # every call checked before anything is charged
         ledger.engine.check_call(call, tenant)
         if args.action == "charge" and call.duration is None:
             raise LedgerError(
@@ -214,6 +215,12 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
                 location=call.where,
                 path=call.field_path("duration"),
             )
+
+    with open_calls(args.calls) as source:
+        return _submit(ledger, args, source.checked(check))
+
+
+def _submit(ledger: Ledger, args: argparse.Namespace, calls: Iterable[Any]) -> int:
     out = sys.stdout
     for call in calls:
         if args.action == "authorize":

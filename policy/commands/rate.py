@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policy.commands.common import add_call_options
+from policy.commands.common import CALLS_HELP, add_call_options
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "rate"
@@ -27,7 +27,7 @@ def register(commands: Any) -> None:
     add_call_options(
         rate,
         calls_metavar="FILE",
-        calls_help="calls: .csv (SPEC columns or a PSTN usage report), .jsonl, .yaml, .json",
+        calls_help=CALLS_HELP,
     )
     rate.add_argument("--out", required=True, metavar="OUT", help="output: .csv, .xlsx or .jsonl")
     rate.add_argument(
@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
     from policy.pipeline import load
     from policy.rating.batch import rate
+    from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
     from policy.rating.writers import FORMATS
 
@@ -70,14 +71,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_progress and wants_progress(sys.stderr):
         progress = Progress(sys.stderr, "rating")
     try:
-        summary = rate(
-            engine,
-            tenant,
-            args.calls,
-            out,
-            rejects=rejects,
-            tick=progress.tick if progress else None,
-        )
+        with open_calls(args.calls) as source:
+            summary = rate(
+                engine,
+                tenant,
+                source,
+                out,
+                rejects=rejects,
+                tick=progress.tick if progress else None,
+            )
     finally:
         if progress is not None:
             progress.done()

@@ -7,9 +7,12 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy.support.errors import EXIT_OK, UsageError
+
+if TYPE_CHECKING:
+    from policy.rating.funding import Advice
 
 NAME = "report"
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
@@ -176,15 +179,17 @@ def _funding(args: argparse.Namespace) -> int:
             raise UsageError(f"--candidates: {exc}") from None
     engine = load(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
+    from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
 
     progress = None
     if not args.no_progress and wants_progress(sys.stderr):
         progress = Progress(sys.stderr, "replaying")
     try:
-        advice = advise(
-            engine, tenant, args.history, candidates, tick=progress.tick if progress else None
-        )
+        with open_calls(args.history) as history:
+            advice = advise(
+                engine, tenant, history, candidates, tick=progress.tick if progress else None
+            )
     finally:
         if progress is not None:
             progress.done()
@@ -203,7 +208,7 @@ def _funding(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _funding_text(advice: Any) -> str:
+def _funding_text(advice: Advice) -> str:
     cur = advice.currency
     rows = []
     for o in advice.outcomes:

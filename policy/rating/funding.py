@@ -22,13 +22,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 from policy.data.tenant import Credits, Tenant
 from policy.engine.evaluate import Engine
-from policy.language.source import display_name
 from policy.rating.batch import SeenIds
-from policy.rating.cdr import BadRow, read_calls
+from policy.rating.cdr import BadRow, CallSource, read_calls
 from policy.support.errors import MissingExtraError
 
 __all__ = [
@@ -152,7 +150,7 @@ def _tenant_with(tenant: Tenant, candidate: Candidate) -> Tenant:
 def replay(
     engine: Engine,
     tenant: Tenant,
-    history: str | os.PathLike[str],
+    history: str | os.PathLike[str] | CallSource,
     candidate: Candidate,
     *,
     keep_series: bool = False,
@@ -167,13 +165,13 @@ def replay(
     variant = _tenant_with(tenant, candidate)
     state = engine.bind(variant).initial.copy()
     outcome = Outcome(candidate, lowest=candidate.amount)
-    source = display_name(Path(history))
     seen = SeenIds()
     balance = candidate.amount
     weighted = Decimal(0)
     first: datetime | None = None
     last: datetime | None = None
     stream = read_calls(history)
+    source = stream.source
     rows = 0
     for item in stream:
         rows += 1
@@ -238,7 +236,7 @@ def _choose(outcomes: Sequence[Outcome]) -> Outcome:
 def advise(
     engine: Engine,
     tenant: Tenant,
-    history: str | os.PathLike[str],
+    history: str | os.PathLike[str] | CallSource,
     candidates: Iterable[Candidate] | None = None,
     *,
     tick: Callable[[int, float | None], None] | None = None,
@@ -332,7 +330,7 @@ def write_chart(advice: Advice, path: str | os.PathLike[str]) -> None:
             )
             top.annotate(
                 f"lowest {best.lowest}",
-                (mdates.date2num(times[low_at]), values[low_at]),
+                (mdates.date2num(times[low_at]), values[low_at]),  # type: ignore[no-untyped-call]
                 textcoords="offset points",
                 xytext=(10, 2),
                 fontsize=10,
@@ -354,9 +352,9 @@ def write_chart(advice: Advice, path: str | os.PathLike[str]) -> None:
         bottom.set_ylabel(cur, fontsize=11)
         bottom.grid(True, axis="y", alpha=0.3)
         for axis in (top, bottom):
-            locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
+            locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
             axis.xaxis.set_major_locator(locator)
-            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
             axis.tick_params(axis="both", labelsize=10)
         figure.savefig(os.fspath(path), format="png", dpi=100)
     finally:
