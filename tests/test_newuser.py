@@ -488,3 +488,18 @@ def test_rate_without_skip_bad_reports_every_bad_row(
     )  # fmt: skip
     assert code == 1 and not out.exists()
     assert [n for n in (1, 2, 3) if f"row {18 + n}: direction" in err] == [1, 2, 3]
+
+
+# -------------------------------------------------------------- 21. README's library code
+
+
+def test_the_readme_library_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Library", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(ROOT)
+    exec(compile(code.replace("    ...\n", "    pass\n"), "README.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out
+    assert out.startswith("c01 True free ") and len(out.splitlines()) == 18
