@@ -503,3 +503,26 @@ def test_the_readme_library_example_runs(
     exec(compile(code.replace("    ...\n", "    pass\n"), "README.md", "exec"), {})  # noqa: S102
     out = capsys.readouterr().out
     assert out.startswith("c01 True free ") and len(out.splitlines()) == 18
+
+
+# -------------------------------------------------------------- 15. every bad rate-card row
+
+
+def test_a_short_rate_card_row_hides_no_other_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    card = tmp_path / "r.csv"
+    card.write_text(
+        "prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,"
+        "from_second,days\n1,US,,,0.00,0.013,60,60,0,\n44,UK,,,0.00,abc,60,60,0\n"
+        "33,FR,,,0.00,xyz,60,60,0,\n"
+    )
+    code, out, _ = cli(["check", str(card)], capsys)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].endswith(
+        "r.csv:3: error: row has 9 cells; the header has 10 columns (no cell for days)"
+    )
+    assert "days:" not in out  # not blamed on a column
+    assert lines[1].endswith("r.csv:4: rate: 'xyz' is not a decimal")
+    assert out.endswith("2 errors, 0 warnings\n")
