@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -500,7 +501,7 @@ def test_the_readme_library_example_runs(
     section = readme.split("## Library", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     monkeypatch.chdir(ROOT)
-    exec(compile(code.replace("    ...\n", "    pass\n"), "README.md", "exec"), {})  # noqa: S102
+    exec(compile(code.replace("    ...\n", "    pass\n"), "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert out.startswith("c01 True free ") and len(out.splitlines()) == 18
 
@@ -526,3 +527,31 @@ def test_a_short_rate_card_row_hides_no_other_error(
     assert "days:" not in out  # not blamed on a column
     assert lines[1].endswith("r.csv:4: rate: 'xyz' is not a decimal")
     assert out.endswith("2 errors, 0 warnings\n")
+
+
+# -------------------------------------------------------------- 13. usage by local date
+
+
+def test_report_usage_groups_by_the_calls_local_date(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import yaml
+
+    calls = yaml.safe_load((EXAMPLES / "calls.yaml").read_text(encoding="utf-8"))
+    c06 = next(c for c in calls if c["id"] == "c06")  # paid from credits
+    # a long call on 2 Nov in Sydney (1 Nov 22:00 UTC), a short one on 1 Nov in New York
+    # (2 Nov 01:00 UTC): by UTC day the dates would swap
+    early = {**c06, "id": "au", "start": "2026-11-02T09:00:00+11:00", "duration": 1200}
+    late = {**c06, "id": "us", "start": "2026-11-01T20:00:00-05:00", "duration": 60}
+    (tmp_path / "calls.yaml").write_text(yaml.safe_dump([early, late]))
+    rated = tmp_path / "usage.csv"
+    code, _, err = cli(
+        ["rate", "--tenant", str(EXAMPLES / "tenant.yaml"), "--calls",
+         str(tmp_path / "calls.yaml"), "--out", str(rated)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    code, out, _ = cli(["report", "usage", "--rated", str(rated), "--format", "json"], capsys)
+    per_day = json.loads(out)["credits_per_day"]
+    assert list(per_day) == ["2026-11-01", "2026-11-02"]
+    assert Decimal(per_day["2026-11-02"]) > Decimal(per_day["2026-11-01"])

@@ -128,7 +128,7 @@ def test_xlsx_reads_back_with_types(tmp_path: Path) -> None:
     assert book.sheetnames == ["Usage", "Summary"]
     sheet = book["Usage"]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:AA{20 + 1}"
+    assert sheet.auto_filter.ref == f"A1:AB{20 + 1}"
     header = [c.value for c in sheet[1]]
     assert tuple(header) == HEADER
     rows = {row[1]: row for row in sheet.iter_rows(min_row=2, values_only=True)}

@@ -321,7 +321,7 @@ def _rate(
 
 def _bad_number(call: Call, exc: EvaluationError) -> BadRow:
     path = exc.finding.path or "to"
-    field_name = path.rsplit(".", 1)[-1]
+    field_name = path.rsplit(".", 1)[-1].rsplit(": ", 1)[-1]  # "[3].to", "row 4: to"
     row = int(call.path[4:]) if call.path.startswith("row ") else 0
     line = call.where.line if call.where is not None else 0
     fields = call.to_dict()

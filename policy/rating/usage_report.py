@@ -29,7 +29,7 @@ How the report's columns are filled (also in ``docs/rating.md``):
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
@@ -81,6 +81,7 @@ CCPOLICY_COLUMNS: tuple[str, ...] = (
     "balance_after",
     "scenario",
     "billable_seconds",
+    "utc_offset",  # the call's own offset (+11:00): its local date, for report usage
 )
 HEADER: tuple[str, ...] = COLUMNS + CCPOLICY_COLUMNS
 
@@ -210,6 +211,7 @@ class RowBuilder:
         #: → the columns Number Type to Destination Dialed as CSV text, with a comma after.
         self._heads: dict[tuple[str, str, bool, str, str, str | None], str] = {}
         self._words: dict[_Words, tuple[str, str, str]] = {}  # see _word_texts
+        self._offsets: dict[tzinfo | None, str] = {}  # a start's tzinfo → "+11:00"
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -310,6 +312,7 @@ class RowBuilder:
             d.balance_after,
             d.scenario,
             d.billable_seconds,
+            self._offset_text(call.start),
         )
 
     def csv_line(self, call: Call, d: Decision, seen: Observation | None = None) -> str:
@@ -386,8 +389,23 @@ class RowBuilder:
             f"{number_text},{start_text},{end_text},{'' if duration is None else duration},"
             f"{fee_text},{cost_text},{currency_text},{capability or ''},"
             f"{tail},{'' if balance_after is None else balance_after!s},{scenario_text},"
-            f"{'' if billable is None else billable}\r\n"
+            f"{'' if billable is None else billable},"
+            f"{self._offsets.get(given_start.tzinfo) or self._offset_text(given_start)}\r\n"
         )
+
+    def _offset_text(self, start: datetime) -> str:
+        """``+11:00`` / ``-05:00`` / ``+00:00``: the offset the call's start was given in."""
+        tz = start.tzinfo
+        text = self._offsets.get(tz)
+        if text is None:
+            offset = start.utcoffset() or timedelta(0)
+            minutes = int(offset.total_seconds()) // 60
+            sign = "-" if minutes < 0 else "+"
+            text = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            if len(self._offsets) >= _CACHE_LIMIT:
+                self._offsets.clear()
+            self._offsets[tz] = text
+        return text
 
     def _end_text(self, start: datetime, duration: int) -> str:
         span = self._spans.get(duration)
