@@ -555,3 +555,64 @@ def test_report_usage_groups_by_the_calls_local_date(
     per_day = json.loads(out)["credits_per_day"]
     assert list(per_day) == ["2026-11-01", "2026-11-02"]
     assert Decimal(per_day["2026-11-02"]) > Decimal(per_day["2026-11-01"])
+
+
+# -------------------------------------------------------------- 5. which policy
+
+
+BROKEN_POLICY = """\
+credits licence cc
+scenario c "C": when outbound then credits of user
+scenario i "I": when inbound then free
+notify balance_zero to nobody
+"""
+
+
+@pytest.mark.parametrize("command", ["check", "test", "analyze"])
+def test_no_path_in_the_authors_directory_checks_the_authors_policy(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "p.ccp").write_text(BROKEN_POLICY)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli([command], capsys)
+    assert code == 1, (out, err)  # the author's broken policy, not the bundled rules
+    assert "note: policy: the .ccp files in the current directory" in err
+
+
+@pytest.mark.parametrize("command", ["check", "test", "analyze"])
+def test_no_path_and_no_policy_here_is_a_usage_error_not_a_green(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli([command], capsys)
+    assert code == 2 and out == ""
+    assert "no PATH given and no .ccp files in the current directory" in err
+    assert f"ccpolicy {command} bundled" in err
+    code, _, _ = cli([command, "bundled"], capsys)
+    assert code == 0
+
+
+def test_eval_without_rules_in_a_policy_directory_uses_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(NORTHWIND)
+    code, out, err = cli(["eval", "--tenant", "tenant.yaml", "--calls", "calls.yaml"], capsys)
+    assert code == 0, err
+    assert "note: policy: the .ccp files in the current directory" in err
+    assert '"file": "scenarios.ccp"' in out or "scenarios.ccp" in out
+
+
+def test_diff_takes_bundled_by_name(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(
+        ["diff", "bundled", "bundled", "--tenant", str(EXAMPLES / "tenant.yaml"),
+         "--calls", str(EXAMPLES / "calls.yaml")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "0 of 18 calls changed" in out

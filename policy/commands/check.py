@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import print_findings
+from policy.commands.common import choose_policy, is_bundled, paths_to_verify, print_findings
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
 
 if TYPE_CHECKING:
@@ -32,14 +32,15 @@ def register(commands: Any) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="policy dirs, .ccp files, tenant/calls YAML/JSON, rate-card CSV "
-        "(default: the bundled rules)",
+        help="policy dirs, .ccp files, tenant/calls/rate-card files; 'bundled' for the "
+        "bundled rules (default: the current directory when it holds .ccp files)",
     )
     check.add_argument(
         "--rules",
         metavar="DIR",
-        help="policy to check data files against (default: the policy among "
-        "PATHs, else the bundled rules)",
+        help="policy to check data files against; 'bundled' for the bundled rules (default: "
+        "the policy among PATHs, else the current directory's .ccp files, else the bundled "
+        "rules — said on stderr)",
     )
     check.add_argument(
         "--format",
@@ -93,9 +94,8 @@ def _check(args: argparse.Namespace) -> int:
     from policy.support.resources import rules_dir
     from policy.tools.analysis import analysis_findings
 
-    policies, data = _classify_paths(args.paths)
-    if not args.paths:
-        policies = [rules_dir()]
+    paths = paths_to_verify(args.paths, "check", str(rules_dir()))
+    policies, data = _classify_paths(paths)
     findings: list[Finding] = []
     checked: CompiledPolicy | None = None
     for path in policies:
@@ -105,15 +105,25 @@ def _check(args: argparse.Namespace) -> int:
             findings.extend(analysis_findings(compiled))
             checked = checked or compiled
     rules_for_data: CompiledPolicy | None = checked
+    fallback: str | None = None
     if args.rules:
-        compiled, found = policy_findings(args.rules)
+        compiled, found = policy_findings(rules_dir() if is_bundled(args.rules) else args.rules)
         if compiled is None:
             findings.extend(found)
         rules_for_data = compiled
     elif rules_for_data is None and data and not policies:
-        rules_for_data, _ = policy_findings(rules_dir())
+        chosen, _ = choose_policy(None)  # data files alone: checked against which policy?
+        fallback = (
+            "the .ccp files in the current directory"
+            if chosen is not None
+            else "the bundled rules (rules/); name yours with --rules"
+        )
+        rules_for_data, _ = policy_findings(chosen or rules_dir())
+    tenants: list[Path] = []
     for path in data:
-        findings.extend(_check_data(path, rules_for_data))
+        findings.extend(_check_data(path, rules_for_data, tenants))
+    if fallback is not None and tenants:  # say which policy the tenants were checked against
+        sys.stderr.write(f"note: tenants checked against {fallback}\n")
     errors = sum(1 for f in findings if f.is_error)
     warnings = len(findings) - errors
     files = len(policies) + len(data)
@@ -158,7 +168,9 @@ def _data_kind(path: Path, data: Any) -> str | None:
     return None
 
 
-def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
+def _check_data(
+    path: Path, policy: CompiledPolicy | None, tenants: list[Path] | None = None
+) -> list[Finding]:
     from policy.data.documents import load_document
     from policy.data.validation import validate
     from policy.language.source import display_name
@@ -200,6 +212,8 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
         if found:
             return found
         if kind == "tenant" and policy is not None:
+            if tenants is not None:
+                tenants.append(path)
             from policy.data.tenant import Tenant
             from policy.engine.binding import tenant_findings
 

@@ -6,16 +6,27 @@ from __future__ import annotations
 import codecs
 import io
 import os
+import sys
 from collections.abc import Sequence
-from typing import Any, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
 
-from policy.support.errors import Finding
+from policy.support.errors import Finding, UsageError
+
+if TYPE_CHECKING:
+    from policy.engine.evaluate import Engine
 
 __all__ = [
+    "BUNDLED",
     "CALLS_HELP",
+    "RULES_HELP",
     "add_call_options",
     "ascii_fallback",
+    "choose_policy",
+    "is_bundled",
+    "load_chosen",
     "paint",
+    "paths_to_verify",
     "print_findings",
     "use_color",
 ]
@@ -88,6 +99,11 @@ def print_findings(findings: Sequence[Finding], stream: TextIO) -> None:
         stream.write(text + "\n")
 
 
+RULES_HELP = (
+    "policy directory; 'bundled' for the bundled rules (default: the current directory "
+    "when it holds .ccp files, else the bundled rules — the command says which)"
+)
+
 #: How every command describes its calls file (one reader: ``policy.rating.cdr.open_calls``).
 CALLS_HELP = (
     "calls: YAML, JSON, JSON Lines or CSV (call fields or a PSTN usage report), told by the "
@@ -95,11 +111,73 @@ CALLS_HELP = (
 )
 
 
+#: The name that selects the bundled rules wherever a policy path is expected.
+BUNDLED = "bundled"
+
+
+def is_bundled(given: str | os.PathLike[str] | None) -> bool:
+    """``bundled`` names the bundled rules (unless a directory of that name is here)."""
+    return given is not None and os.fspath(given) == BUNDLED and not os.path.isdir(BUNDLED)
+
+
+def here_has_policy() -> bool:
+    return any(Path(".").glob("*.ccp"))
+
+
+def choose_policy(given: str | None) -> tuple[str | None, str | None]:
+    """Which policy a command uses — one rule for every command:
+
+    1. the one named (``--rules DIR``, a PATH); ``bundled`` names the bundled rules;
+    2. else the current directory when it holds ``.ccp`` files;
+    3. else the bundled rules.
+
+    Returns what to load (None: the bundled rules) and, when the current directory's
+    policy was taken without being named, a note saying so (printed on stderr). The
+    bundled fallback is the documented default and says nothing here: each decision's
+    trace names ``rules/…`` and a tenant the bundled rules do not know is refused with a
+    hint that ``--rules`` is probably missing."""
+    if is_bundled(given):
+        return None, None
+    if given is not None:
+        return given, None
+    if here_has_policy():
+        return ".", "policy: the .ccp files in the current directory (no --rules given)"
+    return None, None
+
+
+def load_chosen(given: str | None, rates: str | None = None) -> Engine:
+    """:func:`choose_policy`, its note on stderr, then ``load``."""
+    from policy.pipeline import load
+
+    path, note = choose_policy(given)
+    if note is not None:
+        sys.stderr.write(f"note: {note}\n")
+    return load(path, rates=rates)
+
+
+def paths_to_verify(paths: Sequence[str], command: str, bundled: str) -> list[str]:
+    """What ``check``, ``test`` and ``analyze`` verify — the same rule, except that the
+    bundled rules are never checked by default (a CI job that forgot its path must not
+    pass on the bundled rules): the PATHs named (``bundled`` → ``bundled``, the bundled
+    rules' path for this command); none: the current directory when it holds ``.ccp``
+    files (a note on stderr says so); else a usage error naming both ways out."""
+    if paths:
+        return [bundled if is_bundled(p) else p for p in paths]
+    if here_has_policy():
+        sys.stderr.write("note: policy: the .ccp files in the current directory (no PATH given)\n")
+        return ["."]
+    raise UsageError(
+        f"nothing to {command}: no PATH given and no .ccp files in the current directory",
+        hint=f"name your policy (ccpolicy {command} my_rules/), or `ccpolicy {command} "
+        f"{BUNDLED}` for the bundled rules",
+    )
+
+
 def add_call_options(parser: Any, *, calls_metavar: str, calls_help: str) -> None:
     """The options every call-deciding command shares: tenant, calls, rules, rates."""
     parser.add_argument("--tenant", required=True, metavar="T.yaml")
     parser.add_argument("--calls", required=True, metavar=calls_metavar, help=calls_help)
-    parser.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
+    parser.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     parser.add_argument(
         "--rates",
         metavar="R.csv",

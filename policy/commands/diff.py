@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from policy.commands.common import CALLS_HELP
+from policy.commands.common import CALLS_HELP, is_bundled
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK
 
 NAME = "diff"
@@ -23,8 +23,16 @@ def register(commands: Any) -> None:
         "scenario). OLD and NEW may be the same policy with --old-rates/--new-rates. "
         "Exit 0 compared, 1 bad input (or a change with --fail-on-change), 2 usage.",
     )
-    df.add_argument("old", metavar="OLD", help="policy directory before the change")
-    df.add_argument("new", metavar="NEW", help="policy directory after the change")
+    df.add_argument(
+        "old",
+        metavar="OLD",
+        help="policy directory before the change ('bundled': the bundled rules)",
+    )
+    df.add_argument(
+        "new",
+        metavar="NEW",
+        help="policy directory after the change ('bundled': the bundled rules)",
+    )
     df.add_argument("--tenant", required=True, metavar="T.yaml")
     df.add_argument("--calls", required=True, metavar="HISTORY", help=CALLS_HELP)
     df.add_argument(
@@ -45,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     from policy.rating.cdr import open_calls
     from policy.tools.diff import diff_runs, render_text
 
-    old = load(args.old, rates=args.old_rates)
-    new = load(args.new, rates=args.new_rates)
+    old = load(None if is_bundled(args.old) else args.old, rates=args.old_rates)
+    new = load(None if is_bundled(args.new) else args.new, rates=args.new_rates)
     tenant = Tenant.from_file(args.tenant)
     old.bind(tenant)
     new.bind(tenant)

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import CALLS_HELP, add_call_options
+from policy.commands.common import CALLS_HELP, add_call_options, load_chosen
 from policy.support.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -43,10 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.cdr import open_calls
 
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
     engine.bind(tenant)
     with open_calls(args.calls) as source:

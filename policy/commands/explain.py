@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from policy.commands.common import RULES_HELP, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "explain"
@@ -30,7 +31,7 @@ def register(commands: Any) -> None:
     ex.add_argument(
         "--id", metavar="ID", help="with --calls: the call to explain (default: every call)"
     )
-    ex.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
+    ex.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     ex.add_argument(
         "--rates",
         metavar="R.csv",
@@ -48,11 +49,10 @@ def run(args: argparse.Namespace) -> int:
     from policy.data.call import calls_from_document
     from policy.data.documents import load_document
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.cdr import open_calls
     from policy.tools.explain import explain_run, render_text
 
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
     engine.bind(tenant)
     if args.call:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import CALLS_HELP
+from policy.commands.common import CALLS_HELP, RULES_HELP, load_chosen
 from policy.support.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -45,7 +45,7 @@ def register(commands: Any) -> None:
         f"(default: $CCPOLICY_DB, else {DEFAULT_DB})",
     )
     common.add_argument("--tenant", required=True, metavar="T.yaml", help="the tenant file")
-    common.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled)")
+    common.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -147,10 +147,9 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
 
     tenant = Tenant.from_file(args.tenant)
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     engine.bind(tenant)
     try:
         from policy.ledger import Ledger

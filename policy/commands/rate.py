@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policy.commands.common import CALLS_HELP, add_call_options
+from policy.commands.common import CALLS_HELP, add_call_options, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "rate"
@@ -48,7 +48,6 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.batch import rate
     from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         rejects = Path(args.rejects) if args.rejects else out.with_name(out.name + ".rejects.csv")
         if rejects.resolve() == out.resolve():
             raise UsageError("--rejects must differ from --out")
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
     engine.bind(tenant)
     progress = None

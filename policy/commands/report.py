@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from policy.commands.common import RULES_HELP, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def register(commands: Any) -> None:
     pools.add_argument("--tenant", required=True, metavar="T.yaml")
     pools.add_argument("--rated", required=True, metavar="RATED", help=".csv or .jsonl")
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the first call's month")
-    pools.add_argument("--rules", metavar="DIR")
+    pools.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     pools.add_argument("--format", choices=("text", "json"), default="text")
 
     usage = kinds.add_parser(
@@ -73,7 +74,7 @@ def register(commands: Any) -> None:
         help="trigger:amount pairs, e.g. 10:50,25:100 (default: a grid; amounts ≥ 50)",
     )
     funding.add_argument("--chart", metavar="OUT.png", help="write a PNG chart")
-    funding.add_argument("--rules", metavar="DIR")
+    funding.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     funding.add_argument("--rates", metavar="R.csv")
     funding.add_argument("--format", choices=("text", "json"), default="text")
     funding.add_argument(
@@ -109,11 +110,10 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: int 
 
 def _pools(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.rated import read_rated
     from policy.rating.reports import pools_report
 
-    engine = load(args.rules)
+    engine = load_chosen(args.rules)
     tenant = Tenant.from_file(args.tenant)
     month, lines = pools_report(engine, tenant, read_rated(args.rated), args.month)
     if args.format == "json":
@@ -168,7 +168,6 @@ def _usage(args: argparse.Namespace) -> int:
 
 def _funding(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.funding import advise, parse_candidates, write_chart
 
     candidates = None
@@ -177,7 +176,7 @@ def _funding(args: argparse.Namespace) -> int:
             candidates = parse_candidates(args.candidates)
         except ValueError as exc:
             raise UsageError(f"--candidates: {exc}") from None
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
     from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
