@@ -616,3 +616,42 @@ def test_diff_takes_bundled_by_name(capsys: pytest.CaptureFixture[str]) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert "0 of 18 calls changed" in out
+
+
+# -------------------------------------------------------------- 3. tenant usage keys
+
+
+def _tenant_with_usage(tmp_path: Path, usage: str) -> Path:
+    text = (EXAMPLES / "tenant.yaml").read_text(encoding="utf-8")
+    text = text.replace('  "domestic_calling_plan:US:domestic": 5990', usage)
+    assert usage in text
+    path = tmp_path / "tenant.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_misspelt_usage_key_is_an_error_with_did_you_mean(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tenant = _tenant_with_usage(tmp_path, '  "domestic_calling_plan:US:domestc": 2390')
+    code, out, _ = cli(["check", "--rules", "bundled", str(tenant)], capsys)
+    assert code == 1
+    assert (
+        'tenant.yaml:37: usage["domestic_calling_plan:US:domestc"]: '
+        "'domestic_calling_plan:US:domestc' is not a pool of this tenant" in out
+    )
+    assert "did you mean 'domestic_calling_plan:US:domestic'?" in out
+    code, out, err = cli(
+        ["eval", "--tenant", str(tenant), "--calls", str(EXAMPLES / "calls.yaml")], capsys
+    )
+    assert code == 1 and out == "" and "is not a pool of this tenant" in err
+
+
+def test_usage_above_a_pools_size_is_a_warning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    tenant = _tenant_with_usage(tmp_path, '  "domestic_calling_plan:US:domestic": 99999')
+    code, out, _ = cli(["check", "--rules", "bundled", str(tenant)], capsys)
+    assert code == 0
+    assert "warning: usage" in out and "99,999 minutes used of a" in out
+    assert cli(["check", "--strict", "--rules", "bundled", str(tenant)], capsys)[0] == 1
