@@ -655,3 +655,26 @@ def test_usage_above_a_pools_size_is_a_warning(
     assert code == 0
     assert "warning: usage" in out and "99,999 minutes used of a" in out
     assert cli(["check", "--strict", "--rules", "bundled", str(tenant)], capsys)[0] == 1
+
+
+# -------------------------------------------------------------- 4. currency as eval sees it
+
+
+def test_check_reports_the_currency_eval_would_refuse(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    text = (EXAMPLES / "tenant.yaml").read_text(encoding="utf-8")
+    assert "currency: USD" in text
+    tenant = tmp_path / "tenant.yaml"
+    tenant.write_text(text.replace("currency: USD", "currency: EUR"), encoding="utf-8")
+    code, _, err = cli(
+        ["eval", "--tenant", str(tenant), "--calls", str(EXAMPLES / "calls.yaml")], capsys
+    )
+    assert code == 1 and "priced in USD" in err  # eval refuses …
+    code, out, _ = cli(["check", "--rules", "bundled", str(tenant)], capsys)
+    assert code == 1  # … so check does too
+    assert (
+        "currency: the tenant pays in EUR but the rate card rules/rates.csv is priced in USD" in out
+    )
+    code, out, _ = cli(["check", str(NORTHWIND)], capsys)
+    assert code == 0, out  # a policy with its own card in the tenant's currency

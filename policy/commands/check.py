@@ -14,6 +14,7 @@ from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
 
 if TYPE_CHECKING:
     from policy.data.call import Call
+    from policy.data.tenant import Tenant
     from policy.engine.compile import CompiledPolicy
 
 NAME = "check"
@@ -47,6 +48,12 @@ def register(commands: Any) -> None:
         choices=("text", "json", "sarif"),
         default="text",
         help="text (default), json, or sarif (SARIF 2.1.0 for code-scanning UIs)",
+    )
+    check.add_argument(
+        "--rates",
+        metavar="R.csv",
+        help="the rate card tenants are priced with (default: a rate card among PATHs, "
+        "else rates.csv beside the policy, else the bundled card) — as eval chooses it",
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
 
@@ -105,9 +112,11 @@ def _check(args: argparse.Namespace) -> int:
             findings.extend(analysis_findings(compiled))
             checked = checked or compiled
     rules_for_data: CompiledPolicy | None = checked
+    policy_path: Path | None = policies[0] if policies else None
     fallback: str | None = None
     if args.rules:
-        compiled, found = policy_findings(rules_dir() if is_bundled(args.rules) else args.rules)
+        policy_path = rules_dir() if is_bundled(args.rules) else Path(args.rules)
+        compiled, found = policy_findings(policy_path)
         if compiled is None:
             findings.extend(found)
         rules_for_data = compiled
@@ -118,10 +127,13 @@ def _check(args: argparse.Namespace) -> int:
             if chosen is not None
             else "the bundled rules (rules/); name yours with --rules"
         )
-        rules_for_data, _ = policy_findings(chosen or rules_dir())
-    tenants: list[Path] = []
+        policy_path = Path(chosen) if chosen is not None else rules_dir()
+        rules_for_data, _ = policy_findings(policy_path)
+    tenants: list[Tenant] = []
     for path in data:
         findings.extend(_check_data(path, rules_for_data, tenants))
+    if tenants:
+        findings.extend(_currency_findings(tenants, _card_for(args.rates, data, policy_path)))
     if fallback is not None and tenants:  # say which policy the tenants were checked against
         sys.stderr.write(f"note: tenants checked against {fallback}\n")
     errors = sum(1 for f in findings if f.is_error)
@@ -168,8 +180,51 @@ def _data_kind(path: Path, data: Any) -> str | None:
     return None
 
 
+def _card_for(rates: str | None, data: Sequence[Path], policy: Path | None) -> Path | None:
+    """The rate card ``eval`` would price the tenants with: ``--rates``, else a rate card
+    among the PATHs, else ``rates.csv`` beside the policy, else the bundled card."""
+    from policy.pipeline import default_ratecard_path
+
+    if rates:
+        return Path(rates)
+    for path in data:
+        if path.suffix.lower() == ".csv" and not _is_calls_csv(path):
+            return path
+    return default_ratecard_path(*((policy,) if policy is not None else ()))
+
+
+def _currency_findings(tenants: Sequence[Tenant], card_path: Path | None) -> list[Finding]:
+    """What ``eval`` would refuse: a tenant paying in another currency than the card's."""
+    from policy.language.source import display_name
+    from policy.pricing.ratecard import RateCard
+
+    if card_path is None:
+        return []
+    try:
+        card = RateCard.from_file(card_path)
+    except PolicyError:
+        return []  # the card's own errors are reported where it is checked
+    findings = []
+    for tenant in tenants:
+        if card.currency is not None and card.currency != tenant.currency:
+            findings.append(
+                Finding(
+                    "error",
+                    f"the tenant pays in {tenant.currency} but the rate card "
+                    f"{display_name(card_path)} is priced in {card.currency}: eval would "
+                    "refuse this tenant",
+                    location=tenant.location(("currency",)),
+                    path="currency",
+                    hint="name the tenant's rate card: ccpolicy check POLICY tenant.yaml "
+                    "rates.csv (or --rates R.csv)",
+                    code="currency",
+                )
+            )
+    return findings
+
+
 def _check_data(
-    path: Path, policy: CompiledPolicy | None, tenants: list[Path] | None = None
+    path: Path, policy: CompiledPolicy | None, tenants: list[Tenant] | None = None
 ) -> list[Finding]:
     from policy.data.documents import load_document
     from policy.data.validation import validate
@@ -212,12 +267,12 @@ def _check_data(
         if found:
             return found
         if kind == "tenant" and policy is not None:
-            if tenants is not None:
-                tenants.append(path)
             from policy.data.tenant import Tenant
             from policy.engine.binding import tenant_findings
 
             tenant = Tenant.from_file(path)
+            if tenants is not None:
+                tenants.append(tenant)
             return tenant_findings(policy, tenant)
         if kind == "calls":
             return _check_calls(path)
