@@ -678,3 +678,52 @@ def test_check_reports_the_currency_eval_would_refuse(
     )
     code, out, _ = cli(["check", str(NORTHWIND)], capsys)
     assert code == 0, out  # a policy with its own card in the tenant's currency
+
+
+# -------------------------------------------------------------- 6. a missing --rules
+
+
+@pytest.mark.parametrize("command", ["eval", "pools"])
+def test_a_non_teams_tenant_without_rules_is_told_rules_is_missing(
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .ccp here: the bundled rules are used
+    tenant = str(NORTHWIND / "tenant.yaml")
+    argv = {
+        "eval": ["eval", "--tenant", tenant, "--calls", str(NORTHWIND / "calls.yaml")],
+        "pools": ["report", "pools", "--tenant", tenant, "--rated", str(RATE / "expected.csv")],
+    }[command]
+    code, out, err = cli(argv, capsys)
+    assert code == 1 and out == ""
+    assert "currency" not in err and "priced in" not in err
+    assert "names of this tenant are unknown to the bundled rules" in err
+    assert "is --rules missing?" in err
+    assert err.count("\n") == 2  # one finding, one hint: not a screen of licence errors
+
+
+def test_report_pools_needs_no_rate_card(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # a policy whose own rate card is in another currency than the tenant's
+    for name in ("catalog.ccp", "scenarios.ccp"):
+        (tmp_path / name).write_bytes((NORTHWIND / name).read_bytes())
+    (tmp_path / "rates.csv").write_bytes((NORTHWIND / "rates.csv").read_bytes())
+    sidecar = (NORTHWIND / "rates.yaml").read_text(encoding="utf-8")
+    tenant_text = (NORTHWIND / "tenant.yaml").read_text(encoding="utf-8")
+    currency = next(
+        line.split(":", 1)[1].strip()
+        for line in tenant_text.splitlines()
+        if line.startswith("currency:")
+    )
+    other = "JPY" if currency != "JPY" else "USD"
+    (tmp_path / "rates.yaml").write_text(sidecar.replace(currency, other), encoding="utf-8")
+    code, out, err = cli(
+        ["report", "pools", "--tenant", str(NORTHWIND / "tenant.yaml"), "--rules", str(tmp_path),
+         "--rated", str(RATE / "expected.csv")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("Minute pools")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from policy.support.errors import Finding, UsageError
 
 if TYPE_CHECKING:
+    from policy.data.tenant import Tenant
     from policy.engine.evaluate import Engine
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "RULES_HELP",
     "add_call_options",
     "ascii_fallback",
+    "bind_tenant",
     "choose_policy",
     "is_bundled",
     "load_chosen",
@@ -171,6 +173,41 @@ def paths_to_verify(paths: Sequence[str], command: str, bundled: str) -> list[st
         hint=f"name your policy (ccpolicy {command} my_rules/), or `ccpolicy {command} "
         f"{BUNDLED}` for the bundled rules",
     )
+
+
+def bind_tenant(engine: Engine, tenant: Tenant, given: str | None) -> None:
+    """``engine.bind(tenant)``; when the bundled rules were used only because no policy
+    was named, a refusal says so in one finding: the tenant's names are likely another
+    policy's, and ``--rules`` is probably missing."""
+    from policy.support.errors import PolicyError
+
+    try:
+        engine.bind(tenant)
+    except PolicyError as exc:
+        if given is not None or choose_policy(None)[0] is not None:
+            raise
+        first = exc.findings[0]
+        message = first.message
+        if len(exc.findings) > 1 and all(f.code == first.code for f in exc.findings):
+            names = sorted({f.message.split("'")[1] for f in exc.findings if "'" in f.message})
+            shown = ", ".join(names[:4]) + (", …" if len(names) > 4 else "")
+            message = (
+                f"{len(exc.findings)} names of this tenant are unknown to the bundled "
+                f"rules ({shown})"
+            )
+        exc.findings = (
+            Finding(
+                first.severity,
+                message,
+                location=first.location,
+                path=first.path,
+                source_line=first.source_line,
+                hint="no --rules was given, so the bundled rules were used: is --rules missing?",
+                code=first.code,
+                related=first.related,
+            ),
+        )
+        raise
 
 
 def add_call_options(parser: Any, *, calls_metavar: str, calls_help: str) -> None:

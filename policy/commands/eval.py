@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import CALLS_HELP, add_call_options, load_chosen
+from policy.commands.common import CALLS_HELP, add_call_options, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     with open_calls(args.calls) as source:
         # every call checked (schema, impossible numbers) before any decision is printed
         calls = source.checked(lambda call: engine.check_call(call, tenant))

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from policy.commands.common import RULES_HELP, load_chosen
+from policy.commands.common import RULES_HELP, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "explain"
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     if args.call:
         document = load_document(args.call, schema="call")
         calls = list(calls_from_document(document))

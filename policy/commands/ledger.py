@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import CALLS_HELP, RULES_HELP, load_chosen
+from policy.commands.common import CALLS_HELP, RULES_HELP, bind_tenant, load_chosen
 from policy.support.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     tenant = Tenant.from_file(args.tenant)
     engine = load_chosen(args.rules, rates=args.rates)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     try:
         from policy.ledger import Ledger
     except ImportError as exc:

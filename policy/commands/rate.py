@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policy.commands.common import CALLS_HELP, add_call_options, load_chosen
+from policy.commands.common import CALLS_HELP, add_call_options, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "rate"
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--rejects must differ from --out")
     engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     progress = None
     if not args.no_progress and wants_progress(sys.stderr):
         progress = Progress(sys.stderr, "rating")

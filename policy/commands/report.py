@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import RULES_HELP, load_chosen
+from policy.commands.common import RULES_HELP, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -110,11 +110,14 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[object]], right: int 
 
 def _pools(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
+    from policy.pricing.ratecard import RateCard
     from policy.rating.rated import read_rated
     from policy.rating.reports import pools_report
 
-    engine = load_chosen(args.rules)
+    # minutes need no prices: no rate card, so none in another currency can refuse
+    engine = load_chosen(args.rules).with_rates(RateCard([]))
     tenant = Tenant.from_file(args.tenant)
+    bind_tenant(engine, tenant, args.rules)
     month, lines = pools_report(engine, tenant, read_rated(args.rated), args.month)
     if args.format == "json":
         record = {"month": month, "pools": [p.to_dict() for p in lines]}
@@ -178,6 +181,7 @@ def _funding(args: argparse.Namespace) -> int:
             raise UsageError(f"--candidates: {exc}") from None
     engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
+    bind_tenant(engine, tenant, args.rules)
     from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
 
