@@ -186,6 +186,8 @@ def bind_tenant(engine: Engine, tenant: Tenant, given: str | None) -> None:
     except PolicyError as exc:
         if given is not None or choose_policy(None)[0] is not None:
             raise
+        if any(f.hint for f in exc.findings):  # "did you mean": a typo, not another policy
+            raise
         first = exc.findings[0]
         message = first.message
         if len(exc.findings) > 1 and all(f.code == first.code for f in exc.findings):
