@@ -21,8 +21,9 @@ def register(commands: Any) -> None:
         description="Decide every call of a file in order against an in-memory copy of the "
         "tenant (pools, credits, recharges) and write the result: .csv — the PSTN usage "
         "report plus ccpolicy's columns; .xlsx — the same as an Excel workbook; .jsonl — "
-        "one decision per line. Calls: CSV (SPEC columns, or a PSTN usage report), JSON "
-        "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage.",
+        "one decision per line. Calls: CSV (ccpolicy's call columns, or a PSTN usage report), JSON "
+        "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage, 3 .xlsx "
+        "without the 'xlsx' extra.",
     )
     add_call_options(
         rate,
@@ -33,7 +34,8 @@ def register(commands: Any) -> None:
     rate.add_argument(
         "--skip-bad",
         action="store_true",
-        help="write malformed rows to the rejects file and go on (default: stop, exit 1)",
+        help="write malformed rows to the rejects file and go on (default: report every bad "
+        "row, write nothing, exit 1)",
     )
     rate.add_argument(
         "--rejects",
