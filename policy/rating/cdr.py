@@ -37,6 +37,7 @@ import yaml
 from policy.data.call import Call, new_call
 from policy.language.source import display_name
 from policy.support.errors import Finding, InputError, Location, PolicyError, SchemaError
+from policy.support.files import read_bytes
 from policy.support.suggest import in_parentheses
 
 _new = tuple.__new__  # builds a named tuple without its Python __new__
@@ -298,10 +299,9 @@ class CallStream:
         try:
             self.handle = open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115
             self.size = os.fstat(self.handle.fileno()).st_size
-        except OSError as exc:
-            raise InputError(
-                f"cannot read: {exc.strerror}", location=Location(self.source)
-            ) from None
+        except OSError:
+            read_bytes(p, self.source, limit=0)  # the one wording for a file that cannot be read
+            raise
 
     @property
     def consumed(self) -> int:
@@ -764,10 +764,9 @@ def open_calls(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> 
         try:
             with open(text, "rb") as handle:
                 head = handle.read(_SNIFF_BYTES)
-        except FileNotFoundError:
-            raise InputError("no such file", location=Location(name)) from None
-        except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", location=Location(name)) from None
+        except OSError:
+            read_bytes(text, name)  # the one wording for a file that cannot be read
+            raise
         format = sniff_calls_format(head.decode("utf-8", errors="replace"))
     return CallSource(text, name, format)
 
@@ -907,8 +906,8 @@ def _whole_calls(source: CallSource, check: Callable[[Call], None] | None) -> Ch
             "at constant memory",
         )
     if source.name == "<stdin>" or Path(source.path).suffix.lower() not in _SUFFIX_FORMATS:
-        with open(source.path, "rb") as handle:
-            document = parse_document(handle.read(), source.name)  # YAML reads JSON too
+        raw = read_bytes(source.path, source.name)
+        document = parse_document(raw, source.name)  # YAML reads JSON too
     else:
         document = load_document(source.path)
     schema_findings = document.validate("calls")
