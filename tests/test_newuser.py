@@ -727,3 +727,28 @@ def test_report_pools_needs_no_rate_card(
     )  # fmt: skip
     assert code == 0, err
     assert out.startswith("Minute pools")
+
+
+# -------------------------------------------------------------- 9. built-in sentences
+
+
+def test_built_in_denials_use_the_policys_credits_title() -> None:
+    import policy
+
+    northwind = policy.load(NORTHWIND).policy.catalog
+    assert northwind.sentence_of("no_credits_license") == (
+        "The user has no Northwind prepaid top-up licence, so the call cannot be paid from credits."
+    )
+    assert northwind.sentence_of("credits_not_set_up") == (
+        "Northwind prepaid top-up is not set up for this organisation."
+    )
+    bundled = policy.load().policy.catalog  # the bundled sentences are unchanged
+    assert bundled.sentence_of("no_credits_license") == (
+        "The user has no Communications Credits licence, so the call cannot be paid from credits."
+    )
+    assert bundled.sentence_of("credits_not_set_up") == (
+        "Communications Credits are not set up for this organisation."
+    )
+    assert bundled.sentence_of("balance_exhausted") == (
+        "The Communications Credits balance is used up."
+    )
