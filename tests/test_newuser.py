@@ -752,3 +752,73 @@ def test_built_in_denials_use_the_policys_credits_title() -> None:
     assert bundled.sentence_of("balance_exhausted") == (
         "The Communications Credits balance is used up."
     )
+
+
+# -------------------------------------------------------------- 10. capability codes
+
+
+def _rated_capabilities(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules: Path
+) -> dict[str, str]:
+    import csv
+
+    out = tmp_path / "usage.csv"
+    code, _, err = cli(
+        ["rate", "--rules", str(rules), "--tenant", str(NORTHWIND / "tenant.yaml"),
+         "--calls", str(NORTHWIND / "calls.yaml"), "--out", str(out)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    with open(out, newline="", encoding="utf-8") as handle:
+        return {
+            row["Call ID"]: row["Capability"]
+            for row in csv.DictReader(handle)
+            if row["paid_by"] == "plan"
+        }
+
+
+def test_a_policys_own_plan_calls_get_no_teams_capability_code(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    codes = _rated_capabilities(capsys, tmp_path, NORTHWIND)
+    assert codes and set(codes.values()) == {""}  # undeclared: empty, never MCOPSTNPP
+
+
+def test_capability_codes_come_from_the_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path in NORTHWIND.iterdir():
+        if path.is_file():
+            (rules / path.name).write_bytes(path.read_bytes())
+    plans = [
+        line.split()[1]
+        for line in (rules / "catalog.ccp").read_text(encoding="utf-8").splitlines()
+        if line.startswith("plan ")
+    ]
+    with open(rules / "catalog.ccp", "a", encoding="utf-8") as handle:
+        handle.write("\n" + "".join(f'capability "NW-{p.upper()}" for {p}\n' for p in plans))
+    code, out, _ = cli(["check", str(rules)], capsys)
+    assert code == 0, out
+    codes = _rated_capabilities(capsys, tmp_path, rules)
+    assert codes and all(v.startswith("NW-") for v in codes.values())
+
+
+def test_capability_statements_are_checked_and_formatted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from policy.language.format import format_text
+
+    text = (
+        "credits licence cc\nplan basic { pool domestic: 100 minutes per user }\n"
+        'capability "X1" for basic,credits\ncapability "X2" for basik, credits\n'
+        'scenario c "C": when outbound then credits of user\n'
+        'scenario i "I": when inbound then free\n'
+    )
+    (tmp_path / "p.ccp").write_text(text, encoding="utf-8")
+    code, out, _ = cli(["check", str(tmp_path)], capsys)
+    assert code == 1
+    assert "unknown capability target 'basik' (did you mean 'basic'?)" in out
+    assert "'credits' already has a capability code" in out
+    assert 'capability "X1" for basic, credits\n' in format_text(text, "p.ccp")

@@ -29,6 +29,7 @@ class Catalog:
         self.denials: dict[str, ast.Denial] = {}
         self.scenarios: list[ast.Scenario] = []
         self.notifies: list[ast.Notify] = []
+        self.capability_statements: list[ast.Capability] = []
 
     def __repr__(self) -> str:
         files = ", ".join(m.file for m in self.modules)
@@ -62,6 +63,18 @@ class Catalog:
         if region.name is None:
             return frozenset(c.value for c in region.countries)
         return self._region_sets.get(region.name.value, frozenset())
+
+    @cached_property
+    def capabilities(self) -> dict[str, str]:
+        """Capability target (a plan, a conferencing pool, or a word of
+        ``CAPABILITY_TARGETS``) → the code the usage report writes for it."""
+        out: dict[str, str] = {}
+        for module in self.modules:
+            for stmt in module.statements:
+                if isinstance(stmt, ast.Capability):
+                    for target in stmt.targets:
+                        out.setdefault(target.value, stmt.code)
+        return out
 
     @property
     def credits_title(self) -> str:

@@ -56,7 +56,7 @@ _WORDS = {
 
 _STATEMENT_WORDS = (
     "zone, domestic area, licence, credits licence, role, denial, plan, "
-    "conferencing pool, scenario or notify"
+    "conferencing pool, scenario, notify or capability"
 )
 
 
@@ -349,6 +349,11 @@ class _Builder(Transformer[Token, Any]):
 
     def roles(self, items: list[Token]) -> tuple[str, tuple[ast.Name, ...]]:
         return ("roles", tuple(self._name(t) for t in items))
+
+    @v_args(meta=True)
+    def capability(self, meta: Any, items: list[Any]) -> ast.Capability:
+        targets = tuple(self._name(t) for t in items[1:])
+        return ast.Capability(self._string(items[0]), targets, self._span(meta))
 
     @v_args(meta=True)
     def notify(self, meta: Any, items: list[Any]) -> ast.Notify:

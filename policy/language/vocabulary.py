@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "BUILTIN_DENIALS",
+    "CAPABILITY_TARGETS",
     "CONTEXTS",
     "DESTINATION_KINDS",
     "DIRECTIONS",
@@ -42,6 +43,18 @@ NUMBER_CLASSES = (*NUMBER_TYPES, "emergency", "short_code", "service_number")
 DESTINATION_KINDS = ("domestic", "international", "non_geographic")
 
 PAYERS = ("user", "organizer", "tenant")
+
+#: What a ``capability "CODE" for …`` statement may name besides plans and conferencing
+#: pools: calls paid from credits; ``then conferencing`` (not pooled); free outbound
+#: calls (emergency); free meeting dial-ins; other free inbound calls (voice apps, users
+#: without a declared plan).
+CAPABILITY_TARGETS = (
+    "credits",
+    "conferencing",
+    "free_outbound",
+    "meeting_dial_in",
+    "other_inbound",
+)
 
 EVENTS = ("recharge_succeeded", "recharge_failed", "balance_zero", "pool_threshold")
 CREDIT_EVENTS = ("recharge_succeeded", "recharge_failed", "balance_zero")

@@ -23,7 +23,8 @@ How the report's columns are filled (also in ``docs/rating.md``):
   ``Duration Seconds`` is the call's duration as given (empty for authorizations).
 - ``Connection Fee``: the rate card's connect fee inside ``Charge`` (calls paid from
   credits from their first second); ``Charge``: the decision's cost (credits part).
-- ``Capability``: see :data:`PLAN_CAPABILITIES` and :meth:`RowBuilder.capability`.
+- ``Capability``: the code the policy declares (``capability "CODE" for …``) for the way
+  the call was paid — see :meth:`RowBuilder.capability`; the bundled rules declare Teams'.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ __all__ = [
     "CCPOLICY_COLUMNS",
     "COLUMNS",
     "HEADER",
-    "PLAN_CAPABILITIES",
     "RowBuilder",
 ]
 
@@ -94,21 +94,6 @@ MONEY_COLUMNS = (
     HEADER.index("balance_after"),
 )
 BOOL_COLUMNS = (HEADER.index("permitted"),)
-
-#: Calling plan (licence name in the bundled rules) → the report's Capability code.
-PLAN_CAPABILITIES: dict[str, str] = {
-    "domestic_calling_plan": "MCOPSTN1",
-    "domestic_international_calling_plan": "MCOPSTN2",
-    "domestic_calling_plan_120": "MCOPSTN5",
-    "domestic_calling_plan_240": "MCOPSTN6",
-    "pay_as_you_go_calling_plan": "MCOPSTNPP",
-}
-CREDITS = "MCOPSTNPP"
-CONFERENCING = "MCOMEETADD"
-CONFERENCING_ADD_ON = "MCOMEETADD_DIALOUT_US"
-VOICE_APPS = "MCOEV"
-FREE = "FREECALL"
-
 
 class _UserInfo:
     __slots__ = ("display_name", "location", "object_id", "plan")
@@ -212,6 +197,7 @@ class RowBuilder:
         self._heads: dict[tuple[str, str, bool, str, str, str | None], str] = {}
         self._words: dict[_Words, tuple[str, str, str]] = {}  # see _word_texts
         self._offsets: dict[tzinfo | None, str] = {}  # a start's tzinfo → "+11:00"
+        self.capabilities = engine.policy.catalog.capabilities  # target → Capability code
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -368,7 +354,7 @@ class RowBuilder:
         cost_text = self._zero_text if cost is None else str(cost)
         fee_text = self._zero_text
         if paid_by == "credits":
-            capability: str | None = CREDITS
+            capability: str | None = self.capabilities.get("credits")
             if cost and number is not None:
                 found = self._fee(number, origin_country_of(direction, origin, region), given_start)
                 if found is not None:
@@ -500,27 +486,31 @@ class RowBuilder:
         return fee
 
     def capability(self, call: Call, d: Decision, user: _UserInfo | None) -> str | None:
-        """The licence the call used: credits ``MCOPSTNPP``; a plan's pool its plan's code
-        (``MCOPSTN1/2/5/6``); conferencing ``MCOMEETADD`` (pooled) or
-        ``MCOMEETADD_DIALOUT_US`` (the add-on); free outbound calls (emergency) ``FREECALL``;
-        free inbound calls the user's plan code, ``MCOMEETADD`` for meetings, ``MCOEV`` for
-        voice apps or users without a plan. A refused call used nothing: empty."""
+        """The code the policy declares (``capability "CODE" for …``) for the way the call
+        was paid: ``credits``; a plan's pool, its plan; a conferencing pool, that pool;
+        ``then conferencing``, ``conferencing``; free outbound calls (emergency),
+        ``free_outbound``; free inbound calls the user's plan, else ``meeting_dial_in`` for
+        meetings and ``other_inbound`` for the rest. Nothing declared (or a refused call,
+        which used nothing): empty. The bundled rules declare Teams' SKU codes."""
+        codes = self.capabilities
         paid_by = d.paid_by
         if paid_by == "credits":
-            return CREDITS
+            return codes.get("credits")
         if paid_by == "plan":
             plan = d.pool.split(":", 1)[0] if d.pool else (user.plan if user else None)
-            return PLAN_CAPABILITIES.get(plan or "", CREDITS)
+            return codes.get(plan or "")
         if paid_by == "conferencing":
-            return CONFERENCING if d.pool else CONFERENCING_ADD_ON
+            if d.pool:
+                return codes.get(d.pool.rsplit(":", 1)[-1])
+            return codes.get("conferencing")
         if paid_by == "free":
             if call.direction == "outbound":
-                return FREE
+                return codes.get("free_outbound")
+            if call.context == "user" and user is not None and user.plan in codes:
+                return codes[user.plan]
             if call.context == "meeting":
-                return CONFERENCING
-            if call.context == "user" and user is not None and user.plan in PLAN_CAPABILITIES:
-                return PLAN_CAPABILITIES[user.plan]
-            return VOICE_APPS
+                return codes.get("meeting_dial_in")
+            return codes.get("other_inbound")
         return None
 
 
