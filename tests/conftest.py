@@ -27,3 +27,14 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def engine(private_cache: None) -> policy.Engine:
     return policy.load()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write which real components the tests reached (``CCPOLICY_COMPONENT_REPORT``)."""
+    import os
+
+    from components import write_report
+
+    target = os.environ.get("CCPOLICY_COMPONENT_REPORT")
+    if target:
+        write_report(target)
