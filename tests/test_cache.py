@@ -289,3 +289,127 @@ def test_the_suite_never_uses_the_home_cache() -> None:
     folder = disk.cache_dir()
     assert folder is not None and not folder.is_relative_to(home / ".cache")
     assert not disk.key_file().is_relative_to(home / ".local")
+
+
+def test_lark_tables_come_from_the_sealed_cache(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy.language import parser as parser_module
+
+    built: list[object] = []
+    real = parser_module.Lark
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            built.append(args)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(parser_module, "Lark", Counting)
+    try:
+        parser_module._parser.cache_clear()
+        first = parse("zone a = US  # kept\n", "a.ccp")
+        assert len(built) == 1 and len(list(folders[0].glob("*.lark"))) == 1
+        parser_module._parser.cache_clear()
+        assert parse("zone a = US  # kept\n", "a.ccp") == first  # tables from the cache
+        assert len(built) == 1
+        [entry] = folders[0].glob("*.lark")
+        key = next(k for k in _stored_keys(monkeypatch, "lark"))
+        disk.store("lark", key, b"not lark tables")  # sealed, yet not tables: built again
+        parser_module._parser.cache_clear()
+        assert parse("zone a = US\n", "a.ccp").statements == first.statements
+        assert len(built) == 2 and entry.exists()
+    finally:
+        parser_module._parser.cache_clear()
+
+
+def _stored_keys(monkeypatch: pytest.MonkeyPatch, kind: str) -> list[Any]:
+    """The keys ``kind`` entries are stored under, by building them once more."""
+    from policy.language import parser as parser_module
+
+    keys: list[Any] = []
+    real = disk.lookup
+
+    def spy(asked: str, key: Any) -> object:
+        if asked == kind:
+            keys.append(key)
+        return real(asked, key)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(disk, "lookup", spy)
+        parser_module._parser.cache_clear()
+        parser_module._parser()
+    return keys
+
+
+def test_a_sealed_entry_that_does_not_unpickle_is_a_miss(folders: tuple[Path, Path]) -> None:
+    cache, _state = folders
+    disk.store("test", ("k",), "value")  # makes the folder and the key
+    secret = disk._secret(create=False)
+    assert secret is not None
+    digest = disk._key_digest("test", ("k",))
+    payload = b"\x80\x04cpolicy.support.cache\nno_such_name\n."  # a name since removed
+    entry = cache / disk._file_name("test", digest)
+    entry.write_bytes(disk._MAGIC + disk._seal(secret, digest, payload) + payload)
+    assert disk.lookup("test", ("k",)) is None
+
+
+def test_a_value_that_cannot_be_stored_is_not_an_error(folders: tuple[Path, Path]) -> None:
+    def local() -> None:
+        pass
+
+    disk.store("test", ("k",), local)  # pickle refuses a local function
+    disk.store("test", ("k2",), lambda: None)
+    assert disk.lookup("test", ("k",)) is None and disk.lookup("test", ("k2",)) is None
+    assert [p.suffix for p in folders[0].iterdir()] == []  # no temporary file left behind
+
+
+def test_two_processes_making_the_key_agree_on_one(
+    folders: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _cache, state = folders
+    key = state / "ccpolicy" / "cache-key"
+    theirs = os.urandom(32)
+    real_link = os.link
+
+    def lose_the_race(src: str, dst: Any) -> None:
+        Path(dst).write_bytes(theirs)  # another process made it first
+        Path(dst).chmod(0o600)
+        real_link(src, dst)  # raises FileExistsError
+
+    monkeypatch.setattr(disk.os, "link", lose_the_race)
+    disk.store("test", ("k",), "value")
+    assert key.read_bytes() == theirs and disk._secret(create=False) == theirs
+    assert [p.name for p in key.parent.iterdir()] == ["cache-key"]  # the temporary removed
+    assert disk.lookup("test", ("k",)) == "value"
+
+
+def test_where_the_cache_and_the_key_live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CCPOLICY_CACHE_DIR")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert disk.cache_dir() == tmp_path / "xdg" / "ccpolicy"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert disk.cache_dir() == tmp_path / "home" / ".cache" / "ccpolicy"
+    assert disk.key_file() == tmp_path / "home" / ".local" / "state" / "ccpolicy" / "cache-key"
+    for off in ("off", "0", "no", ""):
+        monkeypatch.setenv("CCPOLICY_CACHE_DIR", off)
+        assert disk.cache_dir() is None
+
+
+def test_what_a_key_is_made_of(tmp_path: Path) -> None:
+    assert disk.library_stamp("no_such_module_here", "nothing") == "no_such_module_here:-"
+    stamp = disk.library_stamp("yaml", "PyYAML")
+    assert stamp.startswith("yaml=") and yaml_version() in stamp
+    assert disk._site_listing(str(tmp_path / "missing")) == ()
+    present = tmp_path / "present.py"
+    present.write_text("x = 1\n", encoding="utf-8")
+    missing = tmp_path / "missing.py"
+    assert disk.code_digest((present, missing)) != disk.code_digest((present,))
+    assert disk.python_stamp().startswith(sys.implementation.cache_tag)
+
+
+def yaml_version() -> str:
+    import yaml
+
+    return str(yaml.__version__)

@@ -280,6 +280,9 @@ def store(kind: str, key: Key, value: object) -> None:
     digest = _key_digest(kind, key)
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # a value pickle cannot store (a local function...): not cached
+        return
+    try:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")  # 0600
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -288,5 +291,5 @@ def store(kind: str, key: Key, value: object) -> None:
         except BaseException:
             os.unlink(tmp)
             raise
-    except (OSError, pickle.PicklingError):
+    except OSError:
         return
