@@ -95,6 +95,7 @@ MONEY_COLUMNS = (
 )
 BOOL_COLUMNS = (HEADER.index("permitted"),)
 
+
 class _UserInfo:
     __slots__ = ("display_name", "location", "object_id", "plan")
 
