@@ -54,9 +54,16 @@ def dedupe_key(event_key: str, channel: str, recipient: str) -> str:
 
 
 def enqueue(
-    conn: Connection, tenant_id: int, tenant: str, decision: Decision, now: datetime
+    conn: Connection,
+    tenant_id: int,
+    tenant: str,
+    decision: Decision,
+    now: datetime,
+    *,
+    suffix: str = "",
 ) -> int:
-    """Write the decision's events (with their resolved roles and recipients) to the outbox."""
+    """Write the decision's events (with their resolved roles and recipients) to the outbox.
+    ``suffix`` tells apart the events of a session's grants from those of its charge."""
     rows = []
     for n, event in enumerate(decision.events):
         notice = decision.notify[n] if n < len(decision.notify) else None
@@ -75,7 +82,7 @@ def enqueue(
         rows.append(
             {
                 "tenant_id": tenant_id,
-                "event_key": f"{tenant}/{decision.call}/{n}",
+                "event_key": f"{tenant}/{decision.call}/{n}{suffix}",
                 "type": event.type,
                 "payload": json.dumps(payload, sort_keys=True),
                 "created_at": now,
