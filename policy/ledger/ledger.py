@@ -40,7 +40,12 @@ from policy.ledger.delivery import (
 )
 from policy.ledger.errors import LedgerError
 from policy.ledger.migrations import LATEST, applied_version, migrate
-from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
+from policy.ledger.payments import (
+    PaymentProvider,
+    PaymentResult,
+    SimulatedProvider,
+    payment_key,
+)
 from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
 from policy.ledger.sessions import (
     DEFAULT_MAX_SECONDS,
@@ -569,7 +574,7 @@ class Ledger(SessionsMixin):
         credits = tenant.credits
         assert credits is not None
         amount = credits.recharge_amount or ZERO
-        result = self._pay(amount, f"{tenant.name}/recharge/{call_id}/hold")
+        result = self._pay(amount, payment_key(tenant.name, "hold-recharge", call_id))
         if not result.ok:
             if not row.failing:
                 conn.execute(tenants.update().where(tenants.c.id == row.id).values(failing=True))
@@ -608,7 +613,7 @@ class Ledger(SessionsMixin):
         wanted = next((e for e in decision.events if e.type == "recharge_succeeded"), None)
         if wanted is None:
             return decision, after, None
-        result = self._pay(wanted.amount or ZERO, f"{tenant.name}/recharge/{call.id}")
+        result = self._pay(wanted.amount or ZERO, payment_key(tenant.name, "recharge", call.id))
         if result.ok:
             return decision, after, result
         after = state.copy()
@@ -774,7 +779,9 @@ class Ledger(SessionsMixin):
                     code="foreign-billing",
                 )
             result = self._pay(
-                value, f"{tenant.name}/purchase/{key}", override=row.foreign_billing_override
+                value,
+                payment_key(tenant.name, "purchase", key),
+                override=row.foreign_billing_override,
             )
             if not result.ok:
                 raise LedgerError(

@@ -62,6 +62,9 @@ __all__ = [
 DEFAULT_QUOTA = 300  # seconds per grant
 DEFAULT_MAX_SECONDS = 24 * 3600  # the longest call, `used` and grant (reference rule 27)
 ZERO = Decimal(0)
+# outbox numbers of the events a grant reports (a recharge: at most one per session);
+# the charge at the end numbers its own from 0
+GRANT_EVENTS = 100
 EXPIRED_NOTE = "expired: the switch abandoned the session; settled at every granted second"
 
 
@@ -282,7 +285,9 @@ class SessionsMixin:
             )
             if not offer.decision.permitted:
                 if offer.decision.events:
-                    outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, suffix="/begin")
+                    outbox.enqueue(
+                        conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS
+                    )
                 return Grant(offer.decision, 0, True, None)
             grant = self._grant(offer, 0, now)
             expires = None if grant.valid_until is None else grant.valid_until
@@ -309,7 +314,7 @@ class SessionsMixin:
                 )
             )
             if offer.decision.events:
-                outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, suffix="/begin")
+                outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS)
             return grant
 
     def update(self, call_id: str, used: int) -> Grant:
@@ -361,9 +366,8 @@ class SessionsMixin:
                 )
             )
             if offer.decision.events:
-                suffix = f"/update/{used}"
                 outbox.enqueue(
-                    conn, row.id, self._need_tenant().name, offer.decision, now, suffix=suffix
+                    conn, row.id, self._need_tenant().name, offer.decision, now, first=GRANT_EVENTS
                 )
             return grant
 

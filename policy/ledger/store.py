@@ -188,11 +188,14 @@ outbox = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("event_key", sa.String(300), nullable=False, unique=True),
+    # an event's key is (tenant, call id, n): separate columns, never one joined string
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # the event's place among the call's
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON: event, call, roles, recipients
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expanded", sa.Boolean, nullable=False),  # deliveries created
+    sa.UniqueConstraint("tenant_id", "call_id", "seq", name="uq_outbox_event"),
 )
 
 deliveries = sa.Table(
