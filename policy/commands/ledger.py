@@ -1,6 +1,6 @@
 """``ccpolicy ledger``: the persistent credits ledger (init, fund, balance, authorize, charge,
-history, pools, notify) on SQLite or PostgreSQL, and its online-charging sessions (begin,
-update, end, sessions, expire)."""
+history, pools, notify, recover) on SQLite or PostgreSQL, and its online-charging sessions
+(begin, update, end, sessions, expire)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ ACTIONS = (
     "history",
     "pools",
     "notify",
+    "recover",
     "begin",
     "update",
     "end",
@@ -55,6 +56,14 @@ def register(commands: Any) -> None:
     common.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled)")
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
+    common.add_argument(
+        "--payment-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=float(os.environ.get("CCPOLICY_PAYMENT_TIMEOUT", "30")),
+        help="how long the payment provider may take to answer; no answer leaves the "
+        "purchase pending for `ledger recover` (default: $CCPOLICY_PAYMENT_TIMEOUT, else 30)",
+    )
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
         "init", parents=[common], help="create/migrate the ledger and add the tenant"
@@ -102,6 +111,19 @@ def register(commands: Any) -> None:
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
     pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
+    recover = actions.add_parser(
+        "recover",
+        parents=[common],
+        help="resolve pending purchases (a crash between the provider's answer and the "
+        "ledger's commit) by asking the provider again with the same key",
+    )
+    recover.add_argument(
+        "--older-than",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only purchases pending at least this long (default 0: all)",
+    )
     notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
     notify.add_argument(
@@ -147,9 +169,11 @@ def run(args: argparse.Namespace) -> int:
             hint="pip install 'ccpolicy[ledger]'",
         ) from None
 
-    settings: dict[str, Any] = {}
+    if not args.payment_timeout > 0:
+        raise UsageError(f"--payment-timeout must be positive, not {args.payment_timeout}")
+    settings: dict[str, Any] = {"payment_timeout": args.payment_timeout}
     if args.action in SESSION_ACTIONS:
-        settings = {"quota": args.quota, "grace": args.grace}
+        settings.update(quota=args.quota, grace=args.grace)
     with Ledger(args.db, engine=engine, tenant=tenant, **settings) as ledger:
         action = args.action
         if action == "init":
@@ -176,6 +200,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "notify":
             return _notify(ledger, args)
+        if action == "recover":
+            resolved = ledger.recover(older_than=args.older_than)
+            _lines(args, resolved, _recovered_text)
+            if args.format == "text" and not resolved:
+                sys.stdout.write("no pending purchases\n")
+            return EXIT_OK
         if action in SESSION_ACTIONS:
             return _sessions(ledger, args)
     raise UsageError(f"unknown ledger action '{action}' (one of {', '.join(ACTIONS)})")
@@ -404,6 +434,11 @@ def _history_text(row: dict[str, Any]) -> str:
     note = f" — {row['note']}" if row["note"] else ""
     when, kind, amount = row["at"][:19], row["kind"], row["amount"]
     return f"{when} {kind:<9} {amount:>10} → {row['balance_after']}{cause}{note}"
+
+
+def _recovered_text(row: dict[str, Any]) -> str:
+    why = f" ({row['reason']})" if row["reason"] else ""
+    return f"{row['kind']} {row['ref']}: {row['amount']} {row['status']}{why}"
 
 
 def _pool_text(row: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
@@ -48,7 +49,7 @@ from policy.ledger import outbox
 from policy.ledger.errors import LedgerError
 from policy.ledger.payments import PaymentResult
 from policy.ledger.records import decision_from_json, decision_to_json
-from policy.ledger.store import charges, sessions
+from policy.ledger.store import charges, purchases, sessions, tenants
 
 __all__ = [
     "DEFAULT_MAX_SECONDS",
@@ -65,6 +66,7 @@ ZERO = Decimal(0)
 # outbox numbers of the events a grant reports (a recharge: at most one per session);
 # the charge at the end numbers its own from 0
 GRANT_EVENTS = 100
+_WAIT = "wait"  # another call's recharge is with the payment provider
 EXPIRED_NOTE = "expired: the switch abandoned the session; settled at every granted second"
 
 
@@ -162,6 +164,9 @@ def net_of(state: State, holds: Holds) -> State:
     return state
 
 
+_Paid = tuple[Row[Any], PaymentResult]  # a purchase and the provider's answer
+
+
 class _Offer(NamedTuple):
     decision: Decision
     granted: int | None  # T (None: unmetered)
@@ -208,19 +213,39 @@ class SessionsMixin:
             now: datetime,
         ) -> State: ...
 
-        def _charge(
-            self,
-            conn: Connection,
-            call: Call,
-            *,
-            session: bool = False,
-            held_minutes: Mapping[str, int] | None = None,
-            note: str | None = None,
+        payment_timeout: float
+
+        def _settle_session(
+            self, conn: Connection, call: Call, held_minutes: Mapping[str, int], note: str | None
         ) -> tuple[Decision, bool]: ...
 
-        def _recharge_for_hold(
-            self, conn: Connection, row: Row[Any], call_id: str, now: datetime
-        ) -> tuple[PaymentResult, Decimal]: ...
+        def _new_purchase(
+            self,
+            conn: Connection,
+            tid: int,
+            kind: str,
+            ref: str,
+            attempt: int,
+            amount: Decimal,
+            now: datetime,
+        ) -> Row[Any]: ...
+
+        def _ask(self, purchase: Row[Any]) -> PaymentResult: ...
+
+        def _resolve(
+            self, conn: Connection, purchase: Row[Any], result: PaymentResult, now: datetime
+        ) -> bool: ...
+
+        def _credit_alone(
+            self,
+            conn: Connection,
+            row: Row[Any],
+            purchase: Row[Any],
+            result: PaymentResult,
+            now: datetime,
+        ) -> None: ...
+
+        def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]: ...
 
     def _init_sessions(self, quota: int, grace: int | None, max_seconds: int) -> None:
         for name, value in (("quota", quota), ("max_seconds", max_seconds)):
@@ -252,124 +277,158 @@ class SessionsMixin:
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
-        tenant = self._need_tenant()
-        self.engine.check_call(call, tenant)
+        self.engine.check_call(call, self._need_tenant())
         content = json.dumps(call.to_dict(), sort_keys=True)
-        with self._tx() as conn:
-            row = self._tenant_row(conn, lock=True)
-            now = self.clock()
-            if self._settle_expired(conn, row, now):
-                row = self._tenant_row(conn, lock=False)
-            found = self._session(conn, row.id, call.id)
-            if found is not None:
-                if found.call != content:
-                    raise LedgerError(
-                        f"session '{call.id}' is open with a different call",
-                        hint="a session id (the call id) is begun once; end it first",
-                        code="conflict",
-                    )
-                if found.status == "open":
-                    return Grant.from_json(found.grant)
-                raise LedgerError(
-                    f"session '{call.id}' has already ended ({found.status})", code="conflict"
-                )
-            done = conn.execute(
-                sa.select(charges.c.id).where(
-                    charges.c.tenant_id == row.id, charges.c.call_id == call.id
-                )
-            ).first()
-            if done is not None:
-                raise LedgerError(f"call '{call.id}' was already charged", code="conflict")
-            offer, tried, bought, row = self._offer(
-                conn, row, call, 0, None, may_recharge=True, now=now
-            )
-            if not offer.decision.permitted:
-                if offer.decision.events:
-                    outbox.enqueue(
-                        conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS
-                    )
-                return Grant(offer.decision, 0, True, None)
-            grant = self._grant(offer, 0, now)
-            expires = None if grant.valid_until is None else grant.valid_until
-            conn.execute(
-                sessions.insert().values(
-                    tenant_id=row.id,
-                    call_id=call.id,
-                    call=content,
-                    status="open",
-                    begun_at=now,
-                    updated_at=now,
-                    month=call.month,
-                    granted=offer.granted,
-                    used=0,
-                    hold=offer.hold,
-                    pool=offer.pool,
-                    minutes=offer.minutes,
-                    valid_until=expires,
-                    expires_at=None if expires is None else expires + timedelta(seconds=self.grace),
-                    final=grant.final,
-                    recharge_tried=tried,
-                    recharged=bought,
-                    grant=grant.to_json(),
-                )
-            )
-            if offer.decision.events:
-                outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS)
-            return grant
+        return self._paying(lambda conn, paid: self._begin(conn, call, content, paid))
 
     def update(self, call_id: str, used: int) -> Grant:
         """Report ``used`` (cumulative seconds since answer) and get a further grant."""
         used = self._seconds(used, "used")
-        with self._tx() as conn:
-            row = self._tenant_row(conn, lock=True)
-            now = self.clock()
-            if self._settle_expired(conn, row, now):
-                row = self._tenant_row(conn, lock=False)
-            found = self._known(conn, row.id, call_id)
-            if found.status != "open":
+        return self._paying(lambda conn, paid: self._update(conn, call_id, used, paid))
+
+    def _paying(self, step: Callable[[Connection, _Paid | None], Grant | Row[Any] | str]) -> Grant:
+        """Run ``step`` in a transaction until it grants. A hold that needs a recharge
+        first records a pending purchase (committed); the provider is asked outside any
+        transaction and the step runs again with the answer (as ``charge`` does)."""
+        paid: _Paid | None = None
+        tries, pause, deadline = 0, 0.005, 0.0
+        while tries < 8:
+            with self._tx() as conn:
+                outcome = step(conn, paid)
+            if isinstance(outcome, Grant):
+                return outcome
+            if outcome == _WAIT:
+                deadline = deadline or time.monotonic() + self.payment_timeout
+                if time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.2)
+                    continue
+                self.recover(older_than=0)
+                deadline, tries = 0.0, tries + 1
+                continue
+            assert not isinstance(outcome, str)
+            tries += 1
+            paid = (outcome, self._ask(outcome))
+        raise LedgerError("the session could not be granted (conflicting writers)")
+
+    def _begin(
+        self, conn: Connection, call: Call, content: str, paid: _Paid | None
+    ) -> Grant | Row[Any] | str:
+        tenant = self._need_tenant()
+        row = self._tenant_row(conn, lock=True)
+        now = self.clock()
+        if self._settle_expired(conn, row, now):
+            row = self._tenant_row(conn, lock=False)
+        found = self._session(conn, row.id, call.id)
+        if found is not None:
+            if found.call != content:
                 raise LedgerError(
-                    f"session '{call_id}' has ended ({found.status}): nothing to update",
+                    f"session '{call.id}' is open with a different call",
+                    hint="a session id (the call id) is begun once; end it first",
                     code="conflict",
                 )
-            if used < found.used:
-                raise LedgerError(
-                    f"used {used} s is less than the {found.used} s reported before "
-                    "(used counts from the answer and never decreases)",
-                    path="used",
-                    code="bad-session",
-                )
-            if used == found.used:
+            if found.status == "open":
                 return Grant.from_json(found.grant)
-            call = _call_of(found)
-            may = not found.recharge_tried and not row.failing
-            offer, tried, bought, row = self._offer(
-                conn, row, call, used, found.granted, may_recharge=may, now=now
+            raise LedgerError(
+                f"session '{call.id}' has already ended ({found.status})", code="conflict"
             )
-            grant = self._grant(offer, used, now)
-            assert grant.valid_until is not None
-            conn.execute(
-                sessions.update()
-                .where(sessions.c.id == found.id)
-                .values(
-                    updated_at=now,
-                    granted=offer.granted,
-                    used=used,
-                    hold=offer.hold,
-                    pool=offer.pool,
-                    minutes=offer.minutes,
-                    valid_until=grant.valid_until,
-                    expires_at=grant.valid_until + timedelta(seconds=self.grace),
-                    final=grant.final,
-                    recharge_tried=found.recharge_tried or tried,
-                    recharged=found.recharged + bought,
-                    grant=grant.to_json(),
-                )
+        done = conn.execute(
+            sa.select(charges.c.id).where(
+                charges.c.tenant_id == row.id, charges.c.call_id == call.id
             )
+        ).first()
+        if done is not None:
+            raise LedgerError(f"call '{call.id}' was already charged", code="conflict")
+        offered = self._offer(conn, row, call, 0, None, may_recharge=True, now=now, paid=paid)
+        if isinstance(offered, (str, Row)):
+            return offered  # a purchase to ask the provider about, or wait
+        offer, tried, bought, row = offered
+        if not offer.decision.permitted:
             if offer.decision.events:
-                outbox.enqueue(
-                    conn, row.id, self._need_tenant().name, offer.decision, now, first=GRANT_EVENTS
-                )
-            return grant
+                outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS)
+            return Grant(offer.decision, 0, True, None)
+        grant = self._grant(offer, 0, now)
+        expires = grant.valid_until
+        conn.execute(
+            sessions.insert().values(
+                tenant_id=row.id,
+                call_id=call.id,
+                call=content,
+                status="open",
+                begun_at=now,
+                updated_at=now,
+                month=call.month,
+                granted=offer.granted,
+                used=0,
+                hold=offer.hold,
+                pool=offer.pool,
+                minutes=offer.minutes,
+                valid_until=expires,
+                expires_at=None if expires is None else expires + timedelta(seconds=self.grace),
+                final=grant.final,
+                recharge_tried=tried,
+                recharged=bought,
+                grant=grant.to_json(),
+            )
+        )
+        if offer.decision.events:
+            outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS)
+        return grant
+
+    def _update(
+        self, conn: Connection, call_id: str, used: int, paid: _Paid | None
+    ) -> Grant | Row[Any] | str:
+        row = self._tenant_row(conn, lock=True)
+        now = self.clock()
+        if self._settle_expired(conn, row, now):
+            row = self._tenant_row(conn, lock=False)
+        found = self._known(conn, row.id, call_id)
+        if found.status != "open":
+            raise LedgerError(
+                f"session '{call_id}' has ended ({found.status}): nothing to update",
+                code="conflict",
+            )
+        if used < found.used:
+            raise LedgerError(
+                f"used {used} s is less than the {found.used} s reported before "
+                "(used counts from the answer and never decreases)",
+                path="used",
+                code="bad-session",
+            )
+        if used == found.used:
+            return Grant.from_json(found.grant)
+        call = _call_of(found)
+        may = not found.recharge_tried and not row.failing
+        offered = self._offer(
+            conn, row, call, used, found.granted, may_recharge=may, now=now, paid=paid
+        )
+        if isinstance(offered, (str, Row)):
+            return offered
+        offer, tried, bought, row = offered
+        grant = self._grant(offer, used, now)
+        assert grant.valid_until is not None
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.id == found.id)
+            .values(
+                updated_at=now,
+                granted=offer.granted,
+                used=used,
+                hold=offer.hold,
+                pool=offer.pool,
+                minutes=offer.minutes,
+                valid_until=grant.valid_until,
+                expires_at=grant.valid_until + timedelta(seconds=self.grace),
+                final=grant.final,
+                recharge_tried=found.recharge_tried or tried,
+                recharged=found.recharged + bought,
+                grant=grant.to_json(),
+            )
+        )
+        if offer.decision.events:
+            tenant = self._need_tenant()
+            outbox.enqueue(conn, row.id, tenant.name, offer.decision, now, first=GRANT_EVENTS)
+        return grant
 
     def end(self, call_id: str, used: int) -> Decision:
         """The call ended after ``used`` seconds: release the hold and charge the call as
@@ -460,40 +519,80 @@ class SessionsMixin:
         *,
         may_recharge: bool,
         now: datetime,
-    ) -> tuple[_Offer, bool, Decimal, Row[Any]]:
-        """The grant for ``call`` at ``used`` seconds, buying a recharge when the hold
-        calls for one. Returns the offer, whether a recharge was tried, what it bought and
-        the tenant row as it is now."""
+        paid: _Paid | None,
+    ) -> tuple[_Offer, bool, Decimal, Row[Any]] | Row[Any] | str:
+        """The grant for ``call`` at ``used`` seconds, with the recharge its hold calls for
+        (reference rule 24). Returns the offer, whether a recharge was tried, what it
+        bought and the tenant row as it is now — or a pending purchase to ask the provider
+        about (``paid`` then brings the answer), or ``_WAIT`` while another is pending."""
         offer, state = self._price(conn, row, call, used, before, now)
         tenant = self._need_tenant()
         credits = tenant.credits
         trigger = credits.recharge_below if credits is not None else None
         if not (may_recharge and credits is not None and credits.auto_recharge and trigger):
             return offer, False, ZERO, row
-        balance = state.balance
-        assert balance is not None
-        decision = offer.decision
-        short = decision.denial in ("balance_exhausted", "pool_exhausted") or (
-            decision.permitted and offer.final and balance < trigger
-        )
-        if not short and not (offer.hold > 0 and balance - offer.hold < trigger):
-            return offer, False, ZERO, row
+        if paid is None:
+            balance = state.balance
+            assert balance is not None
+            decision = offer.decision
+            short = decision.denial in ("balance_exhausted", "pool_exhausted") or (
+                decision.permitted and offer.final and balance < trigger
+            )
+            if not short and not (offer.hold > 0 and balance - offer.hold < trigger):
+                return offer, False, ZERO, row
+            return self._purchase(conn, row, call.id, credits.recharge_amount or ZERO, now)
+        purchase, result = paid
         was_failing = bool(row.failing)
-        result, amount = self._recharge_for_hold(conn, row, call.id, now)
+        if self._resolve(conn, purchase, result, now):
+            if result.ok:
+                self._credit_alone(conn, row, purchase, result, now)
+            elif not was_failing:
+                conn.execute(tenants.update().where(tenants.c.id == row.id).values(failing=True))
         row = self._tenant_row(conn, lock=False)
+        bought = purchase.amount if result.ok else ZERO
         if result.ok:
             offer, state = self._price(conn, row, call, used, before, now)
-            event = Event("recharge_succeeded", amount=amount)
+            event = Event("recharge_succeeded", amount=purchase.amount)
             final = offer.final
         else:
             final = True
-            event = Event("recharge_failed", amount=credits.recharge_amount, reason=result.reason)
+            event = Event("recharge_failed", amount=purchase.amount, reason=result.reason)
         decision = offer.decision
-        if result.ok or not was_failing:
+        if result.ok or not was_failing:  # a failed episode is said once
             events = (*decision.events, event)
             notices = self.engine._notices(self.engine.bind(tenant), events)
             decision = decision._replace(events=events, notify=notices)
-        return offer._replace(decision=decision, final=final), True, amount, row
+        return offer._replace(decision=decision, final=final), True, bought, row
+
+    def _purchase(
+        self, conn: Connection, row: Row[Any], call_id: str, amount: Decimal, now: datetime
+    ) -> Row[Any] | str:
+        """This session's pending recharge: a new one, or the one a crashed try left;
+        ``_WAIT`` while another call's recharge is with the provider (one at a time)."""
+        pending = conn.execute(
+            sa.select(purchases)
+            .where(
+                purchases.c.tenant_id == row.id,
+                purchases.c.kind == "recharge",
+                purchases.c.status == "pending",
+            )
+            .order_by(purchases.c.id)
+        ).all()
+        for other in pending:
+            if other.ref == call_id:
+                return other
+        if pending:
+            return _WAIT
+        attempt = conn.execute(
+            sa.select(sa.func.max(purchases.c.attempt)).where(
+                purchases.c.tenant_id == row.id,
+                purchases.c.kind == "recharge",
+                purchases.c.ref == call_id,
+            )
+        ).scalar()
+        return self._new_purchase(
+            conn, row.id, "recharge", call_id, (attempt or 0) + 1, amount, now
+        )
 
     def _price(
         self,
@@ -559,7 +658,7 @@ class SessionsMixin:
         )
         call = _call_of(found).replace(duration=billed)
         others = held(conn, found.tenant_id, call.month).minutes
-        decision, _replayed = self._charge(conn, call, session=True, held_minutes=others, note=note)
+        decision, _replayed = self._settle_session(conn, call, others, note)
         return decision
 
     def _settle_expired(self, conn: Connection, row: Row[Any], now: datetime) -> list[Decision]:

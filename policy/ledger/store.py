@@ -33,6 +33,7 @@ __all__ = [
     "metadata",
     "outbox",
     "pool_usage",
+    "purchases",
     "redact",
     "schema_migrations",
     "sessions",
@@ -216,10 +217,36 @@ deliveries = sa.Table(
 )
 
 
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    # Money asked of the payment provider: recorded (pending, committed) before the provider
+    # is called, resolved after it answered; a pending one is resolved by asking again with
+    # the same key (recovery).
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # purchase | recharge
+    sa.Column("ref", sa.String(200), nullable=False),  # the purchase id or the call id
+    sa.Column("attempt", sa.Integer, nullable=False),  # 1, 2… for one call's recharges
+    sa.Column("key", sa.String(800), nullable=False),  # the idempotency key sent
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | paid | refused
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("reference", sa.String(200), nullable=True),  # the provider's reference
+    sa.Column("reason", sa.Text, nullable=True),  # why refused
+    # paid: credited by the call's charge ("charge") or on its own ("alone")
+    sa.Column("credited", sa.String(20), nullable=True),
+    sa.Column("lot_id", sa.Integer, nullable=True),
+    sa.UniqueConstraint("tenant_id", "kind", "ref", "attempt", name="uq_purchases_ref"),
+    sa.Index("ix_purchases_status", "tenant_id", "status"),
+)
+
+
 sessions = sa.Table(
     "sessions",
     metadata,
-    # one online-charging session per tenant and call id (version 2): what it holds while
+    # one online-charging session per tenant and call id (version 4): what it holds while
     # the call is up, released when it ends or expires (the charge row then says the rest)
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
