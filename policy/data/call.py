@@ -98,7 +98,7 @@ class Call(_CallFields):
         return f"{self.path}.{name}" if self.path else name
 
     def to_dict(self) -> dict[str, Any]:
-        """The call's SPEC fields (absent ones left out), as from_dict reads them."""
+        """The call's fields (absent ones left out), as from_dict reads them."""
         record = {
             "id": self.id,
             "direction": self.direction,
@@ -121,7 +121,7 @@ class Call(_CallFields):
         path: str = "",
         validated: bool = False,
     ) -> Call:
-        """Build a Call from its SPEC fields; validates against the call schema unless told."""
+        """Build a Call from its fields; validates against the call schema unless told."""
         if not validated:
             from policy.data.validation import validate  # jsonschema: only for data that needs it
 
