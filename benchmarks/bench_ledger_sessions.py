@@ -7,7 +7,7 @@ Run:  python benchmarks/bench_ledger_sessions.py [--seconds 10] [--postgres URL]
 
 Each writer is a process with its own tenant (8 writers charge 8 tenants, one each) and
 works for ``--seconds`` from a common start; the figure is all operations ÷ that time.
-A begin+end pair counts as two transactions for the ratio to pgbench (reference rule 33).
+A begin+end pair counts as two transactions for the ratio to pgbench (reference rule R33).
 pgbench initialises its own database (``bench_pgbench``, created if missing). Prints
 figures and ratios; asserts nothing.
 """

@@ -9,18 +9,18 @@ other call of the tenant sees the balance and the pools *minus all open holds*, 
 switch that respects its grants cannot drive the balance below zero, however many calls
 run at once and on however many nodes share the database.
 
-The rules (their numbers are the contract's rulings):
+The rules (reference rules R19–R25, in docs/reference.md):
 
 * A hold prices T, the seconds granted so far, exactly as ``charge`` prices a T-second
-  call (19); each grant extends T to the largest t ≤ used + quota that what is available
-  plus the session's own hold pays for (20). Nothing affordable: a denial, no session (21).
-* The call (and with it scenario, payer, pool and rate row) is fixed at begin (22).
-* ``end`` bills clamp(used, last used, T) through the very path ``charge`` takes (23).
+  call (R19); each grant extends T to the largest t ≤ used + quota that what is available
+  plus the session's own hold pays for (R20). Nothing affordable: a denial, no session (R21).
+* The call (and with it scenario, payer, pool and rate row) is fixed at begin (R22).
+* ``end`` bills clamp(used, last used, T) through the very path ``charge`` takes (R23).
 * A hold that takes the available balance below the auto-recharge trigger buys the
   recharge then — at most one attempt per session, none on an update inside a failed
-  episode; a failed recharge makes the grant final (24).
+  episode; a failed recharge makes the grant final (R24).
 * A session not heard of by ``valid_until`` + grace is settled at every granted second
-  (a free one at its last reported ``used``) and marked ``expired`` (25), by
+  (a free one at its last reported ``used``) and marked ``expired`` (R25), by
   :meth:`~SessionsMixin.expire` or by the next session write of the tenant.
 
 Every operation is one transaction that locks the tenant first, like ``charge``.
@@ -61,7 +61,7 @@ __all__ = [
 ]
 
 DEFAULT_QUOTA = 300  # seconds per grant
-DEFAULT_MAX_SECONDS = 24 * 3600  # the longest call, `used` and grant (reference rule 27)
+DEFAULT_MAX_SECONDS = 24 * 3600  # the longest call, `used` and grant (reference rule R27)
 ZERO = Decimal(0)
 # outbox numbers of the events a grant reports (a recharge: at most one per session);
 # the charge at the end numbers its own from 0
@@ -522,7 +522,7 @@ class SessionsMixin:
         paid: _Paid | None,
     ) -> tuple[_Offer, bool, Decimal, Row[Any]] | Row[Any] | str:
         """The grant for ``call`` at ``used`` seconds, with the recharge its hold calls for
-        (reference rule 24). Returns the offer, whether a recharge was tried, what it
+        (reference rule R24). Returns the offer, whether a recharge was tried, what it
         bought and the tenant row as it is now — or a pending purchase to ask the provider
         about (``paid`` then brings the answer), or ``_WAIT`` while another is pending."""
         offer, state = self._price(conn, row, call, used, before, now)
@@ -603,7 +603,7 @@ class SessionsMixin:
         before: int | None,
         now: datetime,
     ) -> tuple[_Offer, State]:
-        """Extend T as far as the available funds allow (reference rules 19–21)."""
+        """Extend T as far as the available funds allow (reference rules R19–R21)."""
         state = self._available(conn, row, call, now)
         metered = self._metered_tenant()
         auth = self.engine.decide(call, metered, state.copy())
@@ -617,7 +617,7 @@ class SessionsMixin:
         granted = target if limit is None else min(target, limit)
         final = limit is not None and limit < target
         granted = max(granted, before or 0)
-        if granted == 0:  # reference rule 21 (the engine already says so)
+        if granted == 0:  # reference rule R21 (the engine already says so)
             code = "pool_exhausted" if auth.pool is not None else "balance_exhausted"
             denial = auth._replace(permitted=False, paid_by="none", pool=None, denial=code)
             return _Offer(denial, None, ZERO, None, 0, True), state
