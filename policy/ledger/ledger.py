@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from policy.data.call import Call
+from policy.data.call import Call, max_duration
 from policy.data.tenant import Tenant
 from policy.engine.binding import State
 from policy.engine.decision import Decision
@@ -119,7 +119,9 @@ class Ledger:
 
     ``engine`` defaults to the bundled rules (``policy.load()``); ``provider`` to the
     :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry;
-    ``payment_timeout`` (seconds, default 30) bounds one provider request.
+    ``payment_timeout`` (seconds, default 30) bounds one provider request;
+    ``max_duration`` (seconds) is the longest call charged (default: 24 h, or
+    ``$CCPOLICY_MAX_DURATION``) — a longer one is bad input.
     """
 
     def __init__(
@@ -131,11 +133,13 @@ class Ledger:
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] | None = None,
         payment_timeout: float = PAYMENT_TIMEOUT,
+        max_duration: int | None = None,
     ) -> None:
         self.url = url
         if not payment_timeout > 0:
             raise LedgerError(f"payment_timeout must be positive, not {payment_timeout}")
         self.payment_timeout = payment_timeout
+        self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
         self._recovery_due = False  # a pending purchase of another writer was seen
         if engine is None:
             from policy.pipeline import load
@@ -417,6 +421,14 @@ class Ledger:
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
+        limit = self.max_duration or max_duration()
+        if call.duration > limit:
+            raise LedgerError(
+                f"call '{call.id}' lasts at most {limit} seconds, not {call.duration}",
+                location=call.where,
+                path=call.field_path("duration"),
+                code="bad-duration",
+            )
         paid: tuple[Row[Any], PaymentResult] | None = None
         tries, pause, deadline = 0, 0.005, 0.0
         while tries < 8:
