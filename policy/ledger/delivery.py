@@ -8,10 +8,12 @@ again after ``retry_after × 2^attempts`` (capped), until ``max_attempts``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import smtplib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,54 @@ __all__ = [
     "SmtpChannel",
     "WebhookChannel",
     "render_email",
+    "safe_url",
 ]
+
+
+def safe_url(url: str) -> str:
+    """A URL as it may be shown and stored: scheme, host and port only — credentials,
+    path and query (where webhook tokens live) replaced by a short digest of the whole
+    URL, so two different URLs stay apart and none can be read back."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        parts, host, port = urllib.parse.urlsplit(""), "", ""
+    if not parts.scheme or not host:
+        return f"(url #{hashlib.sha256(url.encode()).hexdigest()[:12]})"
+    host = f"[{host}]" if ":" in host else host
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    hidden = parts.path not in ("", "/") or parts.query or parts.username or parts.fragment
+    return (
+        f"{parts.scheme}://{host}{port}/…#{digest}" if hidden else f"{parts.scheme}://{host}{port}/"
+    )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Webhook POSTs do not follow redirects (urllib would re-send them as body-less GETs
+    and call that a success): a 3xx is a failed attempt."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def _location(base: str, location: str | None) -> str:
+    """Where a redirect points, for the log: scheme, host, port and path; credentials and
+    the query (where tokens live) left out."""
+    if not location:
+        return "nowhere"
+    try:
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(base, location))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable location)"
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
 
 
 class DeliveryFailed(Exception):
@@ -135,14 +184,19 @@ class WebhookChannel:
                 },
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with _OPENER.open(request, timeout=self.timeout) as response:
                     response.read()
                     if 200 <= response.status < 300:
                         return
                     last = f"HTTP {response.status}"
             except urllib.error.HTTPError as exc:
+                location = exc.headers.get("Location") if exc.headers else None
                 exc.close()
                 last = f"HTTP {exc.code}"
+                if 300 <= exc.code < 400:
+                    shown = _location(self.url, location)
+                    last = f"HTTP {exc.code} redirect to {shown}, not followed"
+                    break  # the receiver moved: a later run, or a corrected URL
                 if 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429):
                     break  # the receiver refuses this message: retrying now will not help
             except (OSError, ValueError) as exc:
