@@ -239,7 +239,9 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
         )
     for url in args.webhook:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook wants an http(s) URL, not '{url}'")
+            from policy.ledger.delivery import safe_url
+
+            raise UsageError(f"--webhook wants an http(s) URL, not '{safe_url(url)}'")
         channels.append(WebhookChannel(url))
     if not channels:
         if not args.dry_run:

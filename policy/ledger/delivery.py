@@ -8,6 +8,7 @@ again after ``retry_after × 2^attempts`` (capped), until ``max_attempts``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import smtplib
@@ -154,7 +155,11 @@ class SmtpChannel:
 @dataclass
 class WebhookChannel:
     """HTTP POST of the event as JSON; 2xx is success. Retries ``attempts`` times with
-    exponential backoff before the delivery is put back for a later run."""
+    exponential backoff before the delivery is put back for a later run.
+
+    The URL is configuration and may hold secrets (a token in the path or query,
+    ``user:password@``): the ledger stores and shows only :func:`safe_url` of it, and
+    ``user:password@`` is sent as an ``Authorization: Basic`` header, never as a host."""
 
     url: str
     attempts: int = 4
@@ -165,22 +170,39 @@ class WebhookChannel:
 
     @property
     def target(self) -> str | None:
-        return self.url
+        return safe_url(self.url)
+
+    def _endpoint(self) -> tuple[str, dict[str, str]]:
+        """The URL to POST to (without credentials) and the headers its credentials make."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return self.url, {}
+        netloc = parts.netloc.rpartition("@")[2]
+        plain = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return plain, {"Authorization": f"Basic {token}"}
 
     def send(self, job: Job) -> None:
         body = json.dumps({"dedupe_key": job.dedupe_key, **job.payload}, sort_keys=True).encode()
         last = ""
+        try:
+            url, auth = self._endpoint()
+        except ValueError:
+            raise DeliveryFailed(f"webhook {safe_url(self.url)}: malformed URL") from None
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(
-                self.url,
+                url,
                 data=body,
                 method="POST",
                 headers={
                     "Content-Type": "application/json",
                     "Idempotency-Key": job.dedupe_key,
                     "User-Agent": "ccpolicy-ledger",
+                    **auth,
                 },
             )
             try:
@@ -201,7 +223,7 @@ class WebhookChannel:
                     break  # the receiver refuses this message: retrying now will not help
             except (OSError, ValueError) as exc:
                 last = str(getattr(exc, "reason", exc))
-        raise DeliveryFailed(f"webhook {self.url}: {last}")
+        raise DeliveryFailed(f"webhook {safe_url(self.url)}: {last}")
 
 
 @dataclass
