@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import smtplib
 import time
 import urllib.error
@@ -97,6 +98,15 @@ class Channel(Protocol):
     def send(self, job: Job) -> None: ...
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _header(value: object) -> str:
+    """A header value that cannot break the header: control characters become spaces
+    (non-ASCII is encoded by the mail library, RFC 2047)."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
 def render_email(job: Job, sender: str) -> EmailMessage:
     payload = job.payload
     event = payload["event"]
@@ -106,14 +116,14 @@ def render_email(job: Job, sender: str) -> EmailMessage:
     if "pool" in event:
         detail = f" {event['pool']} at {event['percent']}%"
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = job.recipient
-    message["Subject"] = f"[ccpolicy] {payload['tenant']}: {event['type']}{detail}"
+    message["From"] = _header(sender)
+    message["To"] = _header(job.recipient)
+    message["Subject"] = _header(f"[ccpolicy] {payload['tenant']}: {event['type']}{detail}")
     message["Message-ID"] = f"<{job.dedupe_key}@ccpolicy>"
     message["X-Ccpolicy-Dedupe-Key"] = job.dedupe_key
     lines = [
-        f"Tenant {payload['tenant']}: {event['type'].replace('_', ' ')}{detail}.",
-        f"Call: {payload['call']}",
+        f"Tenant {_header(payload['tenant'])}: {event['type'].replace('_', ' ')}{detail}.",
+        f"Call: {_header(payload['call'])}",
     ]
     if event.get("reason"):
         lines.append(f"Reason: {event['reason']}")

@@ -430,7 +430,7 @@ class Ledger:
                 code="bad-duration",
             )
         paid: tuple[Row[Any], PaymentResult] | None = None
-        tries, pause, deadline = 0, 0.005, 0.0
+        tries, pause, deadline = 0, 0.002, 0.0
         while tries < 8:
             try:
                 with self._tx() as conn:
@@ -446,7 +446,7 @@ class Ledger:
                 deadline = deadline or time.monotonic() + self.payment_timeout
                 if time.monotonic() < deadline:
                     time.sleep(pause)
-                    pause = min(pause * 2, 0.2)
+                    pause = min(pause * 2, 0.05)
                     continue
                 outcome = _RECOVER
             tries += 1
@@ -1239,6 +1239,8 @@ class Ledger:
                         channel.send(job)
                     except DeliveryFailed as exc:
                         error = str(exc)
+                    except Exception as exc:  # any failure is a counted attempt, never a crash
+                        error = f"{job.channel}: {type(exc).__name__}: {exc}"
                 done = self.clock()
                 with self._tx() as conn:
                     if error is None:
