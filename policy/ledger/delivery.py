@@ -264,7 +264,10 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When a failed delivery is due again: ``retry_after × 2^(attempts−1)``, capped."""
+    """When a failed delivery is due again: ``retry_after × 2^(attempts−1)``, capped at
+    ``max_delay``; after ``max_attempts`` failed attempts it is ``dead`` (listed by
+    ``ccpolicy ledger notify --dead``, re-queued by ``--revive``). The defaults (30 s
+    doubling, capped at 1 h, 20 attempts) keep trying for about 14 hours."""
 
     retry_after: float = 30.0
     max_delay: float = 3600.0

@@ -1062,6 +1062,7 @@ class Ledger:
             balance=balance,
             overdraft=row.overdraft,
             failing=bool(row.failing),
+            dead_letters=outbox.dead_count(conn, row.id),
             lots=tuple(
                 LotReport(
                     lot.id, lot.source, lot.amount, lot.remaining, lot.purchased_at, lot.expires_at
@@ -1196,6 +1197,18 @@ class Ledger:
         return problems
 
     # ---- notifications --------------------------------------------------------------------
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Deliveries given up on after ``RetryPolicy.max_attempts`` failed attempts."""
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.dead(conn, row.id)
+
+    def revive(self, ids: Sequence[int] | None = None) -> int:
+        """Re-queue dead deliveries (all, or the ``ids`` given): due now, attempts from 0."""
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.revive(conn, row.id, self.clock(), ids)
 
     def notify(
         self,

@@ -80,3 +80,39 @@ def test_a_crashing_channel_counts_the_attempt(db_url: str, engine: policy.Engin
         db.dispose()
     assert rows and all(r.status == "dead" and r.attempts == 2 for r in rows)
     assert all(r.claimed_until is None for r in rows)  # never left leased
+
+
+def test_dead_letters_are_listed_warned_and_revived(
+    db_url: str, engine: policy.Engine, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import yaml
+
+    from policy.cli import main
+
+    with Ledger(db_url, engine=engine, tenant=make_tenant()) as ledger:
+        ledger.init(month=MONTH)
+        ledger.charge(make_call("c1", duration=36000))
+        ledger.notify([Exploding()], retry=RetryPolicy(retry_after=0, max_attempts=1))
+        dead = ledger.dead_letters()
+        assert dead and all(d["attempts"] == 1 and "ValueError" in d["error"] for d in dead)
+        assert ledger.balance().dead_letters == len(dead)
+    tenant = tmp_path / "t.yaml"
+    tenant.write_text(yaml.safe_dump(tenant_data()))
+    common = ["--db", db_url, "--tenant", str(tenant)]
+    assert main(["ledger", "balance", *common]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["dead_deliveries"] == len(dead)
+    assert f"warning: {len(dead)} notification deliveries are dead" in err
+    assert main(["ledger", "notify", *common, "--dead"]) == 0
+    out, err = capsys.readouterr()
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert {row["recipient"] for row in listed} == {d["recipient"] for d in dead}
+    assert main(["ledger", "notify", *common, "--revive"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"revived": len(dead)}
+    with Ledger(db_url, engine=engine, tenant=make_tenant()) as ledger:
+        assert ledger.dead_letters() == [] and ledger.balance().dead_letters == 0
+        preview = ledger.notify([Exploding()], dry_run=True)
+        assert len(preview.pending) == len(dead)  # due again, from a fresh count
