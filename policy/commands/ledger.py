@@ -127,6 +127,16 @@ def register(commands: Any) -> None:
     notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
     notify.add_argument(
+        "--dead",
+        action="store_true",
+        help="list the deliveries given up on (after the last retry), send nothing",
+    )
+    notify.add_argument(
+        "--revive",
+        action="store_true",
+        help="re-queue the dead deliveries (due now, attempts counted from 0)",
+    )
+    notify.add_argument(
         "--smtp",
         metavar="HOST[:PORT]",
         default=os.environ.get("CCPOLICY_SMTP"),
@@ -187,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         if action == "balance":
             record = ledger.balance().to_dict()
             _emit(args, record, _balance_text(record))
+            _warn_dead(record["dead_deliveries"])
             return EXIT_OK
         if action in ("authorize", "charge"):
             return _calls(ledger, args)
@@ -349,6 +360,14 @@ def _session_text(row: dict[str, Any]) -> str:
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
     from policy.ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
 
+    if args.dead:
+        _lines(args, ledger.dead_letters(), _dead_text)
+        return EXIT_OK
+    if args.revive:
+        revived = ledger.revive()
+        _emit(args, {"revived": revived}, f"{revived} dead deliveries re-queued")
+        return EXIT_OK
+
     channels: list[Channel] = []
     if args.smtp:
         host, _, port = args.smtp.rpartition(":") if ":" in args.smtp else (args.smtp, "", "25")
@@ -366,7 +385,9 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
         )
     for url in args.webhook:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook wants an http(s) URL, not '{url}'")
+            from policy.ledger.delivery import safe_url
+
+            raise UsageError(f"--webhook wants an http(s) URL, not '{safe_url(url)}'")
         channels.append(WebhookChannel(url))
     if not channels:
         if not args.dry_run:
@@ -397,7 +418,24 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
             else f"{len(record['sent'])} sent, {len(record['failed'])} failed"
         )
         sys.stdout.write(summary + "\n")
+    if not args.dry_run:
+        _warn_dead(len(ledger.dead_letters()))
     return EXIT_BAD_INPUT if report.failed else EXIT_OK
+
+
+def _warn_dead(count: int) -> None:
+    if count:
+        sys.stderr.write(
+            f"warning: {count} notification deliveries are dead (every retry failed); list "
+            "them with `ccpolicy ledger notify --dead`, re-queue with `--revive`\n"
+        )
+
+
+def _dead_text(row: dict[str, Any]) -> str:
+    return (
+        f"dead: {row['event']} (call {row['call']}) → {row['channel']} {row['recipient']} "
+        f"after {row['attempts']} attempts: {row['error']}"
+    )
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
@@ -421,6 +459,8 @@ def _balance_text(record: dict[str, Any]) -> str:
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]
     if record["recharge_failing"]:
         lines[0] += " (auto-recharge failing)"
+    if record.get("dead_deliveries"):
+        lines[0] += f" ({record['dead_deliveries']} dead deliveries)"
     for lot in record["lots"]:
         lines.append(
             f"  lot {lot['id']} {lot['source']}: {lot['remaining']} of {lot['amount']}, "

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from policy.data.call import Call
+from policy.data.call import Call, max_duration
 from policy.data.tenant import Tenant
 from policy.engine.binding import State
 from policy.engine.decision import Decision
@@ -50,7 +50,6 @@ from policy.ledger.payments import (
 )
 from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
 from policy.ledger.sessions import (
-    DEFAULT_MAX_SECONDS,
     DEFAULT_QUOTA,
     SessionsMixin,
     held,
@@ -127,11 +126,13 @@ class Ledger(SessionsMixin):
 
     ``engine`` defaults to the bundled rules (``policy.load()``); ``provider`` to the
     :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry;
-    ``payment_timeout`` (seconds, default 30) bounds one provider request.
-    Online-charging sessions (``begin``/``update``/``end``/``expire``/``sessions``, see
-    :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a time (default
-    300), settle a session not heard of ``grace`` seconds after its grant ran out
-    (default: the quota) and refuse calls longer than ``max_seconds`` (default 24 h).
+    ``payment_timeout`` (seconds, default 30) bounds one provider request;
+    ``max_duration`` (seconds) is the longest call charged (default: 24 h, or
+    ``$CCPOLICY_MAX_DURATION``) — a longer one is bad input, as a longer ``used`` or grant
+    of a session. Online-charging sessions (``begin``/``update``/``end``/``expire``/
+    ``sessions``, see :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a
+    time (default 300) and settle a session not heard of ``grace`` seconds after its grant
+    ran out (default: the quota).
     """
 
     def __init__(
@@ -143,15 +144,16 @@ class Ledger(SessionsMixin):
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] | None = None,
         payment_timeout: float = PAYMENT_TIMEOUT,
+        max_duration: int | None = None,
         quota: int = DEFAULT_QUOTA,
         grace: int | None = None,
-        max_seconds: int = DEFAULT_MAX_SECONDS,
     ) -> None:
-        self._init_sessions(quota, grace, max_seconds)
         self.url = url
         if not payment_timeout > 0:
             raise LedgerError(f"payment_timeout must be positive, not {payment_timeout}")
         self.payment_timeout = payment_timeout
+        self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
+        self._init_sessions(quota, grace)
         self._recovery_due = False  # a pending purchase of another writer was seen
         if engine is None:
             from policy.pipeline import load
@@ -434,15 +436,16 @@ class Ledger(SessionsMixin):
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
-        if call.duration > self.max_seconds:
+        limit = self.max_duration or max_duration()
+        if call.duration > limit:
             raise LedgerError(
-                f"call '{call.id}' lasted {call.duration} s, longer than the longest call "
-                f"({self.max_seconds} s)",
+                f"call '{call.id}' lasts at most {limit} seconds, not {call.duration}",
                 location=call.where,
                 path=call.field_path("duration"),
+                code="bad-duration",
             )
         paid: tuple[Row[Any], PaymentResult] | None = None
-        tries, pause, deadline = 0, 0.005, 0.0
+        tries, pause, deadline = 0, 0.002, 0.0
         while tries < 8:
             try:
                 with self._tx() as conn:
@@ -458,7 +461,7 @@ class Ledger(SessionsMixin):
                 deadline = deadline or time.monotonic() + self.payment_timeout
                 if time.monotonic() < deadline:
                     time.sleep(pause)
-                    pause = min(pause * 2, 0.2)
+                    pause = min(pause * 2, 0.05)
                     continue
                 outcome = _RECOVER
             tries += 1
@@ -1117,6 +1120,7 @@ class Ledger(SessionsMixin):
             balance=balance,
             overdraft=row.overdraft,
             failing=bool(row.failing),
+            dead_letters=outbox.dead_count(conn, row.id),
             lots=tuple(
                 LotReport(
                     lot.id, lot.source, lot.amount, lot.remaining, lot.purchased_at, lot.expires_at
@@ -1258,6 +1262,18 @@ class Ledger(SessionsMixin):
 
     # ---- notifications --------------------------------------------------------------------
 
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Deliveries given up on after ``RetryPolicy.max_attempts`` failed attempts."""
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.dead(conn, row.id)
+
+    def revive(self, ids: Sequence[int] | None = None) -> int:
+        """Re-queue dead deliveries (all, or the ``ids`` given): due now, attempts from 0."""
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.revive(conn, row.id, self.clock(), ids)
+
     def notify(
         self,
         channels: Sequence[Channel],
@@ -1300,6 +1316,8 @@ class Ledger(SessionsMixin):
                         channel.send(job)
                     except DeliveryFailed as exc:
                         error = str(exc)
+                    except Exception as exc:  # any failure is a counted attempt, never a crash
+                        error = f"{job.channel}: {type(exc).__name__}: {exc}"
                 done = self.clock()
                 with self._tx() as conn:
                     if error is None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Row
 
-from policy.data.call import Call
+from policy.data.call import Call, max_duration
 from policy.data.tenant import Tenant
 from policy.engine.binding import State
 from policy.engine.decision import Decision, Event
@@ -52,7 +52,6 @@ from policy.ledger.records import decision_from_json, decision_to_json
 from policy.ledger.store import charges, purchases, sessions, tenants
 
 __all__ = [
-    "DEFAULT_MAX_SECONDS",
     "DEFAULT_QUOTA",
     "Grant",
     "Holds",
@@ -61,7 +60,6 @@ __all__ = [
 ]
 
 DEFAULT_QUOTA = 300  # seconds per grant
-DEFAULT_MAX_SECONDS = 24 * 3600  # the longest call, `used` and grant (reference rule R27)
 ZERO = Decimal(0)
 # outbox numbers of the events a grant reports (a recharge: at most one per session);
 # the charge at the end numbers its own from 0
@@ -181,12 +179,13 @@ class SessionsMixin:
 
     Settings (constructor arguments of the ledger): ``quota`` — seconds per grant (default
     300); ``grace`` — how long after ``valid_until`` an unreported session is settled
-    (default: the quota); ``max_seconds`` — the longest call (default 24 h).
+    (default: the quota); ``max_duration`` — the longest call, ``used`` and grant
+    (default 24 h or ``$CCPOLICY_MAX_DURATION``).
     """
 
     quota: int
     grace: int
-    max_seconds: int
+    max_duration: int | None  # the longest call, `used` and grant (reference rule R27)
 
     if TYPE_CHECKING:  # provided by the Ledger
         engine: Engine
@@ -247,18 +246,19 @@ class SessionsMixin:
 
         def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]: ...
 
-    def _init_sessions(self, quota: int, grace: int | None, max_seconds: int) -> None:
-        for name, value in (("quota", quota), ("max_seconds", max_seconds)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise LedgerError(f"{name} must be a positive whole number of seconds")
+    def _init_sessions(self, quota: int, grace: int | None) -> None:
+        if isinstance(quota, bool) or not isinstance(quota, int) or quota < 1:
+            raise LedgerError("quota must be a positive whole number of seconds")
         if grace is not None and (isinstance(grace, bool) or not isinstance(grace, int)):
             raise LedgerError("grace must be a whole number of seconds")
         if grace is not None and grace < 0:
             raise LedgerError("grace must not be negative")
         self.quota = quota
         self.grace = quota if grace is None else grace
-        self.max_seconds = max_seconds
         self._metered: tuple[Tenant, Tenant] | None = None
+
+    def _longest(self) -> int:
+        return self.max_duration or max_duration()
 
     # ---- the public API -----------------------------------------------------------------
 
@@ -613,7 +613,7 @@ class SessionsMixin:
         if limit is None and auth.paid_by != "credits" and auth.pool is None:
             # free or included: nothing to hold, nothing caps the call
             return _Offer(auth, None, ZERO, None, 0, False), state
-        target = min(used + self.quota, self.max_seconds)
+        target = min(used + self.quota, self._longest())
         granted = target if limit is None else min(target, limit)
         final = limit is not None and limit < target
         granted = max(granted, before or 0)
@@ -713,9 +713,9 @@ class SessionsMixin:
             raise LedgerError(
                 f"{name} must not be negative ({value})", path=name, code="bad-session"
             )
-        if value > self.max_seconds:
+        if value > self._longest():
             raise LedgerError(
-                f"{name} {value} s is longer than the longest call ({self.max_seconds} s)",
+                f"{name} {value} s is longer than the longest call ({self._longest()} s)",
                 path=name,
                 code="bad-session",
             )

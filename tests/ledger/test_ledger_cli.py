@@ -124,3 +124,18 @@ def test_cli_recover(
     assert json.loads(out)["balance"] == "60.00"
     code, out, err = run(capsys, "balance", *common, "--payment-timeout", "0")
     assert code == 2 and "--payment-timeout must be positive" in err
+
+
+def test_cli_refuses_an_impossible_duration(
+    db_url: str, files: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(yaml.safe_dump([make_call("c1"), make_call("u1", duration=4294967295)]))
+    common = ["--db", db_url, "--tenant", files["tenant"]]
+    assert run(capsys, "init", *common, "--month", MONTH)[0] == 0
+    code, out, err = run(capsys, "charge", *common, "--calls", str(huge))
+    assert code == 1 and out == "" and "duration" in err and "at most 86400" in err
+    assert "Traceback" not in err
+    code = main(["eval", "--tenant", files["tenant"], "--calls", str(huge)])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and "duration" in err and "at most 86400" in err

@@ -174,3 +174,32 @@ def test_overdraft_larger_than_a_recharge_stops_recharging(
         assert [e.reason for e in failed] == ["overdraft_exceeds_recharge"]  # said once
         assert all(d.denial == "balance_exhausted" for d in later)
         assert first.cost is not None and led.verify() == []
+
+
+@pytest.mark.parametrize("duration", [4294967295, 10**30, 86401])
+def test_impossible_durations_are_bad_input(
+    db_url: str, engine: policy.Engine, duration: int
+) -> None:
+    from policy.support.errors import PolicyError
+
+    with Ledger(db_url, engine=engine, tenant=make_tenant()) as led:
+        led.init(month=MONTH)
+        with pytest.raises(PolicyError, match="at most 86400") as caught:
+            led.charge(make_call("c1", duration=duration))
+        assert caught.value.finding.path == "duration"
+        assert led.charged() == [] and led.verify() == []
+        assert led.charge(make_call("c2", duration=86400)).permitted  # 24 h is allowed
+
+
+def test_maximum_duration_is_configurable(
+    db_url: str, engine: policy.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from policy.support.errors import PolicyError
+
+    monkeypatch.setenv("CCPOLICY_MAX_DURATION", "3600")
+    with pytest.raises(PolicyError, match="at most 3600"):
+        policy.Call.from_dict(make_call("c1", duration=3601))
+    with Ledger(db_url, engine=engine, tenant=make_tenant(), max_duration=600) as led:
+        led.init(month=MONTH)
+        with pytest.raises(LedgerError, match="at most 600"):
+            led.charge(make_call("c1", duration=601))
