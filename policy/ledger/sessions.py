@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -142,14 +142,19 @@ def held(conn: Connection, tenant_id: int, month: str, *, exclude: str | None = 
             sessions.c.month,
         ).where(sessions.c.tenant_id == tenant_id, sessions.c.status == "open")
     ).all()
+    return holds_of(rows, month, exclude=exclude)
+
+
+def holds_of(rows: Sequence[Any], month: str, *, exclude: str | None = None) -> Holds:
+    """The holds of these open sessions (rows with call_id, hold, pool, minutes, month)."""
     amount = ZERO
     minutes: dict[str, int] = {}
-    for call_id, hold, pool, mins, of in rows:
-        if call_id == exclude:
+    for r in rows:
+        if r.call_id == exclude:
             continue
-        amount += hold
-        if pool is not None and mins and of == month:
-            minutes[pool] = minutes.get(pool, 0) + mins
+        amount += r.hold
+        if r.pool is not None and r.minutes and r.month == month:
+            minutes[r.pool] = minutes.get(r.pool, 0) + r.minutes
     return Holds(amount, minutes)
 
 
@@ -317,10 +322,13 @@ class SessionsMixin:
         tenant = self._need_tenant()
         row = self._tenant_row(conn, lock=True)
         now = self.clock()
-        if self._settle_expired(conn, row, now):
-            row = self._tenant_row(conn, lock=False)
-        found = self._session(conn, row.id, call.id)
+        row, live = self._live(conn, row, now)
+        found = next((r for r in live if r.call_id == call.id), None)
+        if found is None:
+            found = self._earlier(conn, row.id, call.id)
         if found is not None:
+            if found.status == "charged":
+                raise LedgerError(f"call '{call.id}' was already charged", code="conflict")
             if found.call != content:
                 raise LedgerError(
                     f"session '{call.id}' is open with a different call",
@@ -332,14 +340,9 @@ class SessionsMixin:
             raise LedgerError(
                 f"session '{call.id}' has already ended ({found.status})", code="conflict"
             )
-        done = conn.execute(
-            sa.select(charges.c.id).where(
-                charges.c.tenant_id == row.id, charges.c.call_id == call.id
-            )
-        ).first()
-        if done is not None:
-            raise LedgerError(f"call '{call.id}' was already charged", code="conflict")
-        offered = self._offer(conn, row, call, 0, None, may_recharge=True, now=now, paid=paid)
+        offered = self._offer(
+            conn, row, call, 0, None, may_recharge=True, now=now, paid=paid, live=live
+        )
         if isinstance(offered, (str, Row)):
             return offered  # a purchase to ask the provider about, or wait
         offer, tried, bought, row = offered
@@ -380,9 +383,10 @@ class SessionsMixin:
     ) -> Grant | Row[Any] | str:
         row = self._tenant_row(conn, lock=True)
         now = self.clock()
-        if self._settle_expired(conn, row, now):
-            row = self._tenant_row(conn, lock=False)
-        found = self._known(conn, row.id, call_id)
+        row, live = self._live(conn, row, now)
+        found = next((r for r in live if r.call_id == call_id), None) or self._known(
+            conn, row.id, call_id
+        )
         if found.status != "open":
             raise LedgerError(
                 f"session '{call_id}' has ended ({found.status}): nothing to update",
@@ -400,7 +404,7 @@ class SessionsMixin:
         call = _call_of(found)
         may = not found.recharge_tried and not row.failing
         offered = self._offer(
-            conn, row, call, used, found.granted, may_recharge=may, now=now, paid=paid
+            conn, row, call, used, found.granted, may_recharge=may, now=now, paid=paid, live=live
         )
         if isinstance(offered, (str, Row)):
             return offered
@@ -438,8 +442,10 @@ class SessionsMixin:
         with self._tx() as conn:
             row = self._tenant_row(conn, lock=True)
             now = self.clock()
-            self._settle_expired(conn, row, now)
-            found = self._known(conn, row.id, call_id)
+            row, live = self._live(conn, row, now)
+            found = next((r for r in live if r.call_id == call_id), None) or self._known(
+                conn, row.id, call_id
+            )
             if found.status != "open":
                 return self._settled(conn, row.id, call_id)
             if used < found.used:
@@ -449,7 +455,7 @@ class SessionsMixin:
                     code="bad-session",
                 )
             billed = used if found.granted is None else min(max(used, found.used), found.granted)
-            return self._settle(conn, found, billed, used, "ended", None, now)
+            return self._settle(conn, found, billed, used, "ended", None, now, live=live)
 
     def expire(self) -> list[Decision]:
         """Settle every session past ``valid_until`` + grace (the switch abandoned it) at
@@ -504,10 +510,12 @@ class SessionsMixin:
         self._metered = (tenant, metered)
         return metered
 
-    def _available(self, conn: Connection, row: Row[Any], call: Call, now: datetime) -> State:
+    def _available(
+        self, conn: Connection, row: Row[Any], call: Call, now: datetime, live: Sequence[Row[Any]]
+    ) -> State:
         alive = self._expire(conn, row, now)
         state = self._state(row, alive, self._usage(conn, row.id, call.month), call.month, now)
-        return net_of(state, held(conn, row.id, call.month, exclude=call.id))
+        return net_of(state, holds_of(live, call.month, exclude=call.id))
 
     def _offer(
         self,
@@ -520,12 +528,13 @@ class SessionsMixin:
         may_recharge: bool,
         now: datetime,
         paid: _Paid | None,
+        live: Sequence[Row[Any]],
     ) -> tuple[_Offer, bool, Decimal, Row[Any]] | Row[Any] | str:
         """The grant for ``call`` at ``used`` seconds, with the recharge its hold calls for
         (reference rule R24). Returns the offer, whether a recharge was tried, what it
         bought and the tenant row as it is now — or a pending purchase to ask the provider
         about (``paid`` then brings the answer), or ``_WAIT`` while another is pending."""
-        offer, state = self._price(conn, row, call, used, before, now)
+        offer, state = self._price(conn, row, call, used, before, now, live)
         tenant = self._need_tenant()
         credits = tenant.credits
         trigger = credits.recharge_below if credits is not None else None
@@ -551,7 +560,7 @@ class SessionsMixin:
         row = self._tenant_row(conn, lock=False)
         bought = purchase.amount if result.ok else ZERO
         if result.ok:
-            offer, state = self._price(conn, row, call, used, before, now)
+            offer, state = self._price(conn, row, call, used, before, now, live)
             event = Event("recharge_succeeded", amount=purchase.amount)
             final = offer.final
         else:
@@ -602,9 +611,10 @@ class SessionsMixin:
         used: int,
         before: int | None,
         now: datetime,
+        live: Sequence[Row[Any]],
     ) -> tuple[_Offer, State]:
         """Extend T as far as the available funds allow (reference rules R19–R21)."""
-        state = self._available(conn, row, call, now)
+        state = self._available(conn, row, call, now, live)
         metered = self._metered_tenant()
         auth = self.engine.decide(call, metered, state.copy())
         if not auth.permitted:
@@ -650,6 +660,8 @@ class SessionsMixin:
         status: str,
         note: str | None,
         now: datetime,
+        *,
+        live: Sequence[Row[Any]] | None = None,
     ) -> Decision:
         conn.execute(
             sessions.update()
@@ -657,9 +669,37 @@ class SessionsMixin:
             .values(status=status, used=reported, hold=ZERO, minutes=0, updated_at=now)
         )
         call = _call_of(found).replace(duration=billed)
-        others = held(conn, found.tenant_id, call.month).minutes
+        if live is None:
+            others = held(conn, found.tenant_id, call.month).minutes
+        else:
+            others = holds_of(live, call.month, exclude=found.call_id).minutes
         decision, _replayed = self._settle_session(conn, call, others, note)
         return decision
+
+    def _live(
+        self, conn: Connection, row: Row[Any], now: datetime
+    ) -> tuple[Row[Any], list[Row[Any]]]:
+        """The tenant's open sessions, after settling those past their expiry (any write
+        does, reference rule R25): one query for the holds, the expiry and the session."""
+        rows = conn.execute(
+            sa.select(sessions).where(sessions.c.tenant_id == row.id, sessions.c.status == "open")
+        ).all()
+        due = [r for r in rows if r.expires_at is not None and r.expires_at <= now]
+        if not due:
+            return row, list(rows)
+        self._settle_expired(conn, row, now)
+        gone = {r.id for r in due}
+        return self._tenant_row(conn, lock=False), [r for r in rows if r.id not in gone]
+
+    def _earlier(self, conn: Connection, tid: int, call_id: str) -> Row[Any] | None:
+        """A closed session of this id, or a charge of it (one query); None if neither."""
+        closed = sa.select(sessions.c.status, sessions.c.call).where(
+            sessions.c.tenant_id == tid, sessions.c.call_id == call_id
+        )
+        charged = sa.select(
+            sa.literal("charged").label("status"), sa.literal("").label("call")
+        ).where(charges.c.tenant_id == tid, charges.c.call_id == call_id)
+        return conn.execute(sa.union_all(closed, charged)).first()
 
     def _settle_expired(self, conn: Connection, row: Row[Any], now: datetime) -> list[Decision]:
         due = conn.execute(
