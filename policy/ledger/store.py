@@ -211,6 +211,7 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("claimed_until", UTCDateTime, nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String(40), nullable=True),  # the lease holder (a run's id)
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),

@@ -17,6 +17,7 @@ from policy.ledger.migrations import (
     m0002_event_keys,
     m0003_purchases,
     m0004_safe_recipients,
+    m0005_lease_owner,
 )
 from policy.ledger.store import schema_migrations
 
@@ -36,6 +37,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         m0004_safe_recipients.VERSION, m0004_safe_recipients.NAME, m0004_safe_recipients.upgrade
     ),
+    Migration(m0005_lease_owner.VERSION, m0005_lease_owner.NAME, m0005_lease_owner.upgrade),
 )
 LATEST = MIGRATIONS[-1].version
 
