@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 SQLITE_BUSY_TIMEOUT = 60.0  # seconds a writer waits for the database lock
+LOCK_TIMEOUT = 60.0  # PostgreSQL: seconds a writer waits for a row lock (lock_timeout)
 
 
 class Money(sa.types.TypeDecorator[Decimal]):
@@ -312,6 +313,10 @@ def connect(url: str, *, create: bool) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
+    options = parsed.query.get("options", "")
+    if "lock_timeout" not in str(options):  # the URL's own setting wins
+        extra = f"-c lock_timeout={int(LOCK_TIMEOUT * 1000)}"
+        parsed = parsed.update_query_dict({"options": f"{options} {extra}".strip()})
     try:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
     except (ArgumentError, NoSuchModuleError) as exc:
