@@ -1281,11 +1281,16 @@ class Ledger(SessionsMixin):
         *,
         dry_run: bool = False,
         retry: RetryPolicy | None = None,
-        lease: timedelta = timedelta(minutes=5),
-        batch: int = 200,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 10,
     ) -> DeliveryReport:
         """Deliver the outbox: each event to each recipient on each channel, at least once
-        (dedupe key per event and recipient). ``dry_run`` lists what would be sent."""
+        (dedupe key per event and recipient). ``dry_run`` lists what would be sent.
+
+        Deliveries are claimed ``batch`` at a time with a ``lease`` naming this run, and
+        the lease of each is renewed just before it is sent: another notifier never sends
+        it while this one is alive (one send must take less than ``lease``: the channels'
+        timeouts are shorter), and a killed notifier's claims lapse after ``lease``."""
         retry = retry or RetryPolicy()
         report = DeliveryReport()
         targets = channel_targets(channels)
@@ -1296,16 +1301,22 @@ class Ledger(SessionsMixin):
                 report.pending = outbox.preview(conn, row.id, targets, self.clock())
             return report
         tried: set[int] = set()
+        owner = uuid.uuid4().hex
         while True:
             now = self.clock()
             with self._tx() as conn:
-                row = self._tenant_row(conn, lock=False)
+                row = self._tenant_row(conn, lock=True)  # one expander at a time
                 outbox.expand(conn, row.id, targets, now)
-                jobs = outbox.claim(conn, row.id, now, lease=lease, limit=batch, exclude=tried)
+                jobs = outbox.claim(
+                    conn, row.id, now, lease=lease, limit=batch, exclude=tried, owner=owner
+                )
             if not jobs:
                 return report
             for job in jobs:
                 tried.add(job.delivery_id)
+                with self._tx() as conn:
+                    if not outbox.renew(conn, job, owner, self.clock() + lease):
+                        continue  # our lease lapsed and another notifier has it
                 channel = by_target.get(
                     (job.channel, None if job.channel == "email" else job.recipient)
                 )
