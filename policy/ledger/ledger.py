@@ -141,6 +141,7 @@ class Ledger:
         self.payment_timeout = payment_timeout
         self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
         self._recovery_due = False  # a pending purchase of another writer was seen
+        self._waiting_for = 0  # the purchase another call's recharge waits for
         if engine is None:
             from policy.pipeline import load
 
@@ -430,7 +431,7 @@ class Ledger:
                 code="bad-duration",
             )
         paid: tuple[Row[Any], PaymentResult] | None = None
-        tries, pause, deadline = 0, 0.002, 0.0
+        tries, deadline = 0, 0.0
         while tries < 8:
             try:
                 with self._tx() as conn:
@@ -444,9 +445,7 @@ class Ledger:
                 return outcome
             if outcome == _WAIT:  # another call's recharge is with the provider
                 deadline = deadline or time.monotonic() + self.payment_timeout
-                if time.monotonic() < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.05)
+                if self._await_purchase(self._waiting_for, deadline):
                     continue
                 outcome = _RECOVER
             tries += 1
@@ -651,6 +650,7 @@ class Ledger:
                 return other  # this call's own, from a try that died: ask with its key
         if pending:
             waited = (now - pending[0].created_at).total_seconds()
+            self._waiting_for = pending[0].id
             return _RECOVER if waited > self.payment_timeout else _WAIT
         attempt = (
             conn.execute(
@@ -709,6 +709,21 @@ class Ledger:
             )
         ).inserted_primary_key[0]  # type: ignore[index]
         return conn.execute(sa.select(purchases).where(purchases.c.id == pid)).one()
+
+    def _await_purchase(self, purchase_id: int, deadline: float) -> bool:
+        """Wait, reading only (no write lock: the purchase's writer must get it), until the
+        purchase is resolved; False if ``deadline`` (monotonic) passed first."""
+        pause = 0.001
+        while time.monotonic() < deadline:
+            with self._tx(write=False) as conn:
+                status = conn.execute(
+                    sa.select(purchases.c.status).where(purchases.c.id == purchase_id)
+                ).scalar()
+            if status != "pending":
+                return True
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return False
 
     def _has_pending(self, conn: Connection, tid: int, other_than: int | None) -> bool:
         """Is a purchase pending for longer than ``payment_timeout`` (its writer died or
