@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_DURATION", "Call", "calls_from_document", "max_duration", "month_of", "new_call"]
 
-# The longest call accepted, in seconds (reference rule 27): a longer ``duration`` is bad
+# The longest call accepted, in seconds (reference rule R27): a longer ``duration`` is bad
 # input, not a charge. ``CCPOLICY_MAX_DURATION`` (seconds) sets another limit.
 MAX_DURATION = 86_400
 
@@ -116,7 +116,7 @@ class Call(_CallFields):
         return f"{self.path}.{name}" if self.path else name
 
     def to_dict(self) -> dict[str, Any]:
-        """The call's SPEC fields (absent ones left out), as from_dict reads them."""
+        """The call's fields (absent ones left out), as from_dict reads them."""
         record = {
             "id": self.id,
             "direction": self.direction,
@@ -139,7 +139,7 @@ class Call(_CallFields):
         path: str = "",
         validated: bool = False,
     ) -> Call:
-        """Build a Call from its SPEC fields; validates against the call schema unless told."""
+        """Build a Call from its fields; validates against the call schema unless told."""
         if not validated:
             from policy.data.validation import validate  # jsonschema: only for data that needs it
 

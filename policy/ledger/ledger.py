@@ -605,9 +605,9 @@ class Ledger:
         if the engine attempts one, the answer is needed — ``paid`` (this call's purchase,
         resolved), else a new pending purchase is returned for the caller to ask about. On
         refusal the call is decided again with that outcome (a failed episode, reference
-        rule 7). A recharge that cannot bring the balance above zero (an overdraft larger
+        rule R7). A recharge that cannot bring the balance above zero (an overdraft larger
         than the recharge) is not attempted: the engine is told it failed, with the reason
-        ``overdraft_exceeds_recharge`` (reference rule 24). Returns ``_AGAIN`` when
+        ``overdraft_exceeds_recharge`` (reference rule R24). Returns ``_AGAIN`` when
         ``paid`` was credited on its own (no longer what this call needs), ``_WAIT`` while
         another call's recharge is with the provider (one recharge at a time, so
         concurrent calls never buy one each), ``_RECOVER`` once that has taken longer than

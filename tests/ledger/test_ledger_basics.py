@@ -82,7 +82,7 @@ def test_balance_is_initial_plus_recharges_minus_charges(
         assert balance.balance == decisions[-1].balance_after
         assert sum(Decimal(h["amount"]) for h in ledger.history()) == balance.balance
         assert ledger.verify() == []
-        # the ledger decides exactly as the engine's in-memory run (SPEC Evaluation)
+        # the ledger decides exactly as the engine's in-memory run (reference, Evaluation)
         expected = list(engine.run(calls, make_tenant()))
         assert [d.to_dict() for d in decisions] == [d.to_dict() for d in expected]
 
@@ -184,8 +184,15 @@ def test_foreign_billing_is_refused_unless_overridden(db_url: str, engine: polic
 def test_fund_refuses_bad_amounts_and_missing_credits(db_url: str, engine: policy.Engine) -> None:
     with open_ledger(db_url, engine) as ledger:
         counts = row_counts(db_url)
-        for bad in ("-5", "0", "abc", "1.0000001", "NaN"):
-            with pytest.raises(LedgerError):
+        refused = {
+            "-5": "the amount must be positive, not -5",
+            "0": "the amount must be positive, not 0",
+            "abc": r"'abc' is not an amount \(use a decimal such as 50\.00\)",
+            "1.0000001": r"1\.0000001 has more than 6 decimals",
+            "NaN": "the amount must be positive, not NaN",
+        }
+        for bad, message in refused.items():
+            with pytest.raises(LedgerError, match=message):
                 ledger.fund(bad)
         assert row_counts(db_url) == counts
         first = ledger.fund("5.00", purchase_id="p-1")
