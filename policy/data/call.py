@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_DURATION", "Call", "calls_from_document", "max_duration", "month_of", "new_call"]
 
-# The longest call accepted, in seconds (reference rule 27): a longer ``duration`` is bad
+# The longest call accepted, in seconds (reference rule R27): a longer ``duration`` is bad
 # input, not a charge. ``CCPOLICY_MAX_DURATION`` (seconds) sets another limit.
 MAX_DURATION = 86_400
 
