@@ -1,5 +1,6 @@
 """``ccpolicy ledger``: the persistent credits ledger (init, fund, balance, authorize, charge,
-history, pools, notify) on SQLite or PostgreSQL."""
+history, pools, notify, recover) on SQLite or PostgreSQL, and its online-charging sessions
+(begin, update, end, sessions, expire)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,28 @@ from policy.support.errors import (
 )
 
 if TYPE_CHECKING:
-    from policy.ledger import Ledger
+    from policy.ledger import Grant, Ledger
     from policy.ledger.delivery import Channel
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
 _EXITS = "Exit 0 done, 1 bad input or refused, 2 usage, 3 the 'ledger' extra is missing."
-ACTIONS = ("init", "fund", "balance", "authorize", "charge", "history", "pools", "notify")
+ACTIONS = (
+    "init",
+    "fund",
+    "balance",
+    "authorize",
+    "charge",
+    "history",
+    "pools",
+    "notify",
+    "recover",
+    "begin",
+    "update",
+    "end",
+    "sessions",
+    "expire",
+)
 
 
 def register(commands: Any) -> None:
@@ -48,6 +64,14 @@ def register(commands: Any) -> None:
     common.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
+    common.add_argument(
+        "--payment-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=float(os.environ.get("CCPOLICY_PAYMENT_TIMEOUT", "30")),
+        help="how long the payment provider may take to answer; no answer leaves the "
+        "purchase pending for `ledger recover` (default: $CCPOLICY_PAYMENT_TIMEOUT, else 30)",
+    )
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
         "init",
@@ -93,6 +117,35 @@ def register(commands: Any) -> None:
     ):
         sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
         sub.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
+    session = argparse.ArgumentParser(add_help=False, parents=[common])
+    session.add_argument(
+        "--quota",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_QUOTA", 300),
+        help="seconds per grant (default: $CCPOLICY_SESSION_QUOTA, else 300)",
+    )
+    session.add_argument(
+        "--grace",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_GRACE", None),
+        help="an unreported session is settled this long after its grant ran out "
+        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
+    )
+    begin = actions.add_parser(
+        "begin", parents=[session], help="open a session per call (no duration): a grant each"
+    )
+    begin.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
+    for name, text in (
+        ("update", "report seconds used so far: a further grant"),
+        ("end", "the call ended: release the hold and charge it"),
+    ):
+        sub = actions.add_parser(name, parents=[session], help=text)
+        sub.add_argument("call_id", metavar="CALL_ID", help="the session id (the call id)")
+        sub.add_argument("used", metavar="USED", help="seconds since answer (whole, ≥ 0)")
+    actions.add_parser("sessions", parents=[session], help="open sessions and what they hold")
+    actions.add_parser("expire", parents=[session], help="settle sessions the switch abandoned")
     hist = actions.add_parser(
         "history",
         parents=[common],
@@ -108,6 +161,19 @@ def register(commands: Any) -> None:
         description="The tenant's minute pools for a month: size, minutes used and left. " + _EXITS,
     )
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
+    recover = actions.add_parser(
+        "recover",
+        parents=[common],
+        help="resolve pending purchases (a crash between the provider's answer and the "
+        "ledger's commit) by asking the provider again with the same key",
+    )
+    recover.add_argument(
+        "--older-than",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only purchases pending at least this long (default 0: all)",
+    )
     notify = actions.add_parser(
         "notify",
         parents=[common],
@@ -116,7 +182,21 @@ def register(commands: Any) -> None:
         "webhooks), retrying failed ones later. Exit 0 delivered (or nothing to do), "
         "1 a delivery failed or bad input, 2 usage, 3 the 'ledger' extra is missing.",
     )
+    for choice in actions._choices_actions:  # every action's --help says what it does
+        parser = actions.choices[choice.dest]
+        if not parser.description:
+            parser.description = f"{str(choice.help)[:1].upper()}{str(choice.help)[1:]}. {_EXITS}"
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
+    notify.add_argument(
+        "--dead",
+        action="store_true",
+        help="list the deliveries given up on (after the last retry), send nothing",
+    )
+    notify.add_argument(
+        "--revive",
+        action="store_true",
+        help="re-queue the dead deliveries (due now, attempts counted from 0)",
+    )
     notify.add_argument(
         "--smtp",
         metavar="HOST[:PORT]",
@@ -156,7 +236,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise MissingExtraError("the ledger", "ledger", exc.name or "SQLAlchemy") from None
 
-    with Ledger(args.db, engine=engine, tenant=tenant) as ledger:
+    if not args.payment_timeout > 0:
+        raise UsageError(f"--payment-timeout must be positive, not {args.payment_timeout}")
+    settings: dict[str, Any] = {"payment_timeout": args.payment_timeout}
+    if args.action in SESSION_ACTIONS:
+        settings.update(quota=args.quota, grace=args.grace)
+    with Ledger(args.db, engine=engine, tenant=tenant, **settings) as ledger:
         action = args.action
         if action == "init":
             return _init(ledger, args)
@@ -170,6 +255,7 @@ def run(args: argparse.Namespace) -> int:
         if action == "balance":
             record = ledger.balance().to_dict()
             _emit(args, record, _balance_text(record))
+            _warn_dead(record["dead_deliveries"])
             return EXIT_OK
         if action in ("authorize", "charge"):
             return _calls(ledger, args)
@@ -183,6 +269,14 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "notify":
             return _notify(ledger, args)
+        if action == "recover":
+            resolved = ledger.recover(older_than=args.older_than)
+            _lines(args, resolved, _recovered_text)
+            if args.format == "text" and not resolved:
+                sys.stdout.write("no pending purchases\n")
+            return EXIT_OK
+        if action in SESSION_ACTIONS:
+            return _sessions(ledger, args)
     raise UsageError(f"unknown ledger action '{action}' (one of {', '.join(ACTIONS)})")
 
 
@@ -237,8 +331,106 @@ def _submit(ledger: Ledger, args: argparse.Namespace, calls: Iterable[Any]) -> i
     return EXIT_OK
 
 
+SESSION_ACTIONS = ("begin", "update", "end", "sessions", "expire")
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit():
+        raise UsageError(f"${name} must be a whole number of seconds, not '{text}'")
+    return int(text)
+
+
+def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:
+    """begin / update / end / sessions / expire: JSON Lines (grants, decisions, sessions)."""
+    from policy.ledger import LedgerError
+
+    out = sys.stdout
+    if args.action == "sessions":
+        _lines(args, ledger.sessions(), _session_text)
+        return EXIT_OK
+    if args.action == "expire":
+        for decision in ledger.expire():
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    if args.action in ("update", "end"):
+        text = args.used.strip()
+        if not text.isdigit():
+            raise LedgerError(
+                f"USED must be a whole number of seconds ≥ 0, not '{args.used}'",
+                path="used",
+                code="bad-session",
+            )
+        if args.action == "update":
+            grant = ledger.update(args.call_id, int(text))
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+        else:
+            decision = ledger.end(args.call_id, int(text))
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    from policy.data.call import Call
+    from policy.rating.cdr import open_calls
+
+    tenant = ledger.tenant
+    assert tenant is not None
+
+    def check(call: Call) -> None:  # every call checked before any session is opened
+        ledger.engine.check_call(call, tenant)
+        if call.duration is not None:
+            raise LedgerError(
+                f"call '{call.id}' has a duration: a session begins before the call connects",
+                location=call.where,
+                path=call.field_path("duration"),
+                code="bad-session",
+            )
+
+    with open_calls(args.calls) as source:
+        for call in source.checked(check):
+            grant = ledger.begin(call)
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+            out.flush()
+    return EXIT_OK
+
+
+def _decision_line(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    if args.format == "json":
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _grant_text(grant: Grant) -> str:
+    g = grant.grant_dict()
+    if not grant.permitted:
+        return grant.decision.to_text()
+    seconds = "unlimited" if g["seconds"] is None else f"{g['seconds']} s"
+    final = ", final: end the call when it runs out" if g["final"] else ""
+    return f"{grant.decision.to_text()}\n  grant: {seconds} until {g['valid_until']}{final}"
+
+
+def _session_text(row: dict[str, Any]) -> str:
+    granted = "unlimited" if row["granted"] is None else f"{row['granted']} s"
+    held = f"{row['held']['amount']} {row['held']['currency']}"
+    pool = f" + {row['minutes']} min of {row['pool']}" if row["pool"] else ""
+    overdue = " OVERDUE" if row["overdue"] else ""
+    return (
+        f"{row['call']}: age {row['age']} s, granted {granted}, used {row['used']} s, "
+        f"holds {held}{pool}, valid until {row['valid_until']}{overdue}"
+    )
+
+
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
     from policy.ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
+
+    if args.dead:
+        _lines(args, ledger.dead_letters(), _dead_text)
+        return EXIT_OK
+    if args.revive:
+        revived = ledger.revive()
+        _emit(args, {"revived": revived}, f"{revived} dead deliveries re-queued")
+        return EXIT_OK
 
     channels: list[Channel] = []
     if args.smtp:
@@ -257,7 +449,9 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
         )
     for url in args.webhook:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook wants an http(s) URL, not '{url}'")
+            from policy.ledger.delivery import safe_url
+
+            raise UsageError(f"--webhook wants an http(s) URL, not '{safe_url(url)}'")
         channels.append(WebhookChannel(url))
     if not channels:
         if not args.dry_run:
@@ -288,7 +482,24 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
             else f"{len(record['sent'])} sent, {len(record['failed'])} failed"
         )
         sys.stdout.write(summary + "\n")
+    if not args.dry_run:
+        _warn_dead(len(ledger.dead_letters()))
     return EXIT_BAD_INPUT if report.failed else EXIT_OK
+
+
+def _warn_dead(count: int) -> None:
+    if count:
+        sys.stderr.write(
+            f"warning: {count} notification deliveries are dead (every retry failed); list "
+            "them with `ccpolicy ledger notify --dead`, re-queue with `--revive`\n"
+        )
+
+
+def _dead_text(row: dict[str, Any]) -> str:
+    return (
+        f"dead: {row['event']} (call {row['call']}) → {row['channel']} {row['recipient']} "
+        f"after {row['attempts']} attempts: {row['error']}"
+    )
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
@@ -327,6 +538,8 @@ def _balance_text(record: dict[str, Any]) -> str:
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]
     if record["recharge_failing"]:
         lines[0] += " (auto-recharge failing)"
+    if record.get("dead_deliveries"):
+        lines[0] += f" ({record['dead_deliveries']} dead deliveries)"
     for lot in record["lots"]:
         lines.append(
             f"  lot {lot['id']} {lot['source']}: {lot['remaining']} of {lot['amount']}, "
@@ -340,6 +553,11 @@ def _history_text(row: dict[str, Any]) -> str:
     note = f" — {row['note']}" if row["note"] else ""
     when, kind, amount = row["at"][:19], row["kind"], row["amount"]
     return f"{when} {kind:<9} {amount:>10} → {row['balance_after']}{cause}{note}"
+
+
+def _recovered_text(row: dict[str, Any]) -> str:
+    why = f" ({row['reason']})" if row["reason"] else ""
+    return f"{row['kind']} {row['ref']}: {row['amount']} {row['status']}{why}"
 
 
 def _pool_text(row: dict[str, Any]) -> str:
