@@ -1,5 +1,6 @@
 """``ccpolicy ledger``: the persistent credits ledger (init, fund, balance, authorize, charge,
-history, pools, notify) on SQLite or PostgreSQL."""
+history, pools, notify, recover) on SQLite or PostgreSQL, and its online-charging sessions
+(begin, update, end, sessions, expire)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,41 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
+from policy.commands.common import CALLS_HELP, RULES_HELP, bind_tenant, load_chosen
+from policy.support.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    MissingExtraError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
-    from policy.ledger import Ledger
+    from policy.ledger import Grant, Ledger
     from policy.ledger.delivery import Channel
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
-ACTIONS = ("init", "fund", "balance", "authorize", "charge", "history", "pools", "notify")
+_EXITS = "Exit 0 done, 1 bad input or refused, 2 usage, 3 the 'ledger' extra is missing."
+ACTIONS = (
+    "init",
+    "fund",
+    "balance",
+    "authorize",
+    "charge",
+    "history",
+    "pools",
+    "notify",
+    "recover",
+    "begin",
+    "update",
+    "end",
+    "sessions",
+    "expire",
+)
 
 
 def register(commands: Any) -> None:
@@ -25,8 +50,7 @@ def register(commands: Any) -> None:
         NAME,
         help="the persistent credits ledger",
         description="Keep the credits balance, funding lots, pool usage, charges and "
-        "notifications in a database (SQLite by default, PostgreSQL for many nodes). "
-        "Exit 0 done, 1 bad input or refused, 2 usage.",
+        "notifications in a database (SQLite by default, PostgreSQL for many nodes). " + _EXITS,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -37,29 +61,142 @@ def register(commands: Any) -> None:
         f"(default: $CCPOLICY_DB, else {DEFAULT_DB})",
     )
     common.add_argument("--tenant", required=True, metavar="T.yaml", help="the tenant file")
-    common.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled)")
+    common.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
+    common.add_argument(
+        "--payment-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=float(os.environ.get("CCPOLICY_PAYMENT_TIMEOUT", "30")),
+        help="how long the payment provider may take to answer; no answer leaves the "
+        "purchase pending for `ledger recover` (default: $CCPOLICY_PAYMENT_TIMEOUT, else 30)",
+    )
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
-        "init", parents=[common], help="create/migrate the ledger and add the tenant"
+        "init",
+        parents=[common],
+        help="create/migrate the ledger and add the tenant",
+        description="Create the ledger's tables (or migrate them to this version) and add "
+        "the tenant with its balance and pool usage. Running it again changes nothing. " + _EXITS,
     )
     init.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
     init.add_argument("--month", metavar="YYYY-MM", help="month of the tenant's usage")
-    fund = actions.add_parser("fund", parents=[common], help="one-time purchase of credits")
+    fund = actions.add_parser(
+        "fund",
+        parents=[common],
+        help="one-time purchase of credits",
+        description="Buy AMOUNT of credits through the payment provider: a lot that "
+        "expires 12 months later. Refused (nothing written) for a non-positive amount or a "
+        "tenant without credits. " + _EXITS,
+    )
     fund.add_argument("amount", metavar="AMOUNT", help="e.g. 50.00")
     fund.add_argument("--id", metavar="PURCHASE_ID", help="makes a retried purchase safe")
     fund.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
-    actions.add_parser("balance", parents=[common], help="balance and open lots")
-    for name, text in (("authorize", "how long may each call last"), ("charge", "charge calls")):
-        sub = actions.add_parser(name, parents=[common], help=text)
-        sub.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
-    hist = actions.add_parser("history", parents=[common], help="balance changes and causes")
+    actions.add_parser(
+        "balance",
+        parents=[common],
+        help="balance and open lots",
+        description="The credits balance and the open funding lots (remaining, expiry). " + _EXITS,
+    )
+    for name, text, what in (
+        (
+            "authorize",
+            "how long may each call last",
+            "Decide each call before it starts (no duration) against the ledger's live "
+            "state and print its max_duration; nothing is charged.",
+        ),
+        (
+            "charge",
+            "charge calls",
+            "Charge each finished call (with duration) once: pools, balance, recharges and "
+            "notifications are written in one transaction per call; a call id charged "
+            "before returns its first decision and changes nothing. Every call is checked "
+            "before any is charged.",
+        ),
+    ):
+        sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
+        sub.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
+    session = argparse.ArgumentParser(add_help=False, parents=[common])
+    session.add_argument(
+        "--quota",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_QUOTA", 300),
+        help="seconds per grant (default: $CCPOLICY_SESSION_QUOTA, else 300)",
+    )
+    session.add_argument(
+        "--grace",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_GRACE", None),
+        help="an unreported session is settled this long after its grant ran out "
+        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
+    )
+    begin = actions.add_parser(
+        "begin", parents=[session], help="open a session per call (no duration): a grant each"
+    )
+    begin.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
+    for name, text in (
+        ("update", "report seconds used so far: a further grant"),
+        ("end", "the call ended: release the hold and charge it"),
+    ):
+        sub = actions.add_parser(name, parents=[session], help=text)
+        sub.add_argument("call_id", metavar="CALL_ID", help="the session id (the call id)")
+        sub.add_argument("used", metavar="USED", help="seconds since answer (whole, ≥ 0)")
+    actions.add_parser("sessions", parents=[session], help="open sessions and what they hold")
+    actions.add_parser("expire", parents=[session], help="settle sessions the switch abandoned")
+    hist = actions.add_parser(
+        "history",
+        parents=[common],
+        help="balance changes and causes",
+        description="Every change of the balance (funding, recharge, charge, expiry) with "
+        "its cause, oldest first. " + _EXITS,
+    )
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
-    pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
+    pools = actions.add_parser(
+        "pools",
+        parents=[common],
+        help="pool sizes and usage",
+        description="The tenant's minute pools for a month: size, minutes used and left. " + _EXITS,
+    )
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
-    notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
+    recover = actions.add_parser(
+        "recover",
+        parents=[common],
+        help="resolve pending purchases (a crash between the provider's answer and the "
+        "ledger's commit) by asking the provider again with the same key",
+    )
+    recover.add_argument(
+        "--older-than",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only purchases pending at least this long (default 0: all)",
+    )
+    notify = actions.add_parser(
+        "notify",
+        parents=[common],
+        help="deliver pending events",
+        description="Deliver the pending notifications (e-mail to the roles' holders, "
+        "webhooks), retrying failed ones later. Exit 0 delivered (or nothing to do), "
+        "1 a delivery failed or bad input, 2 usage, 3 the 'ledger' extra is missing.",
+    )
+    for choice in actions._choices_actions:  # every action's --help says what it does
+        parser = actions.choices[choice.dest]
+        if not parser.description:
+            parser.description = f"{str(choice.help)[:1].upper()}{str(choice.help)[1:]}. {_EXITS}"
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
+    notify.add_argument(
+        "--dead",
+        action="store_true",
+        help="list the deliveries given up on (after the last retry), send nothing",
+    )
+    notify.add_argument(
+        "--revive",
+        action="store_true",
+        help="re-queue the dead deliveries (due now, attempts counted from 0)",
+    )
     notify.add_argument(
         "--smtp",
         metavar="HOST[:PORT]",
@@ -90,20 +227,21 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
 
     tenant = Tenant.from_file(args.tenant)
-    engine = load(args.rules, rates=args.rates)
-    engine.bind(tenant)
+    engine = load_chosen(args.rules, rates=args.rates)
+    bind_tenant(engine, tenant, args.rules)
     try:
         from policy.ledger import Ledger
     except ImportError as exc:
-        raise PolicyError(
-            f"the ledger needs SQLAlchemy and psycopg ({exc.name} is missing)",
-            hint="pip install 'ccpolicy[ledger]'",
-        ) from None
+        raise MissingExtraError("the ledger", "ledger", exc.name or "SQLAlchemy") from None
 
-    with Ledger(args.db, engine=engine, tenant=tenant) as ledger:
+    if not args.payment_timeout > 0:
+        raise UsageError(f"--payment-timeout must be positive, not {args.payment_timeout}")
+    settings: dict[str, Any] = {"payment_timeout": args.payment_timeout}
+    if args.action in SESSION_ACTIONS:
+        settings.update(quota=args.quota, grace=args.grace)
+    with Ledger(args.db, engine=engine, tenant=tenant, **settings) as ledger:
         action = args.action
         if action == "init":
             return _init(ledger, args)
@@ -111,11 +249,13 @@ def run(args: argparse.Namespace) -> int:
             report = ledger.fund(
                 args.amount, purchase_id=args.id, allow_foreign_billing=args.allow_foreign_billing
             )
-            _emit(args, report.to_dict(), _balance_text(report.to_dict()))
+            record = report.to_dict()
+            _emit(args, record, _balance_text(record))
             return EXIT_OK
         if action == "balance":
             record = ledger.balance().to_dict()
             _emit(args, record, _balance_text(record))
+            _warn_dead(record["dead_deliveries"])
             return EXIT_OK
         if action in ("authorize", "charge"):
             return _calls(ledger, args)
@@ -129,6 +269,14 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "notify":
             return _notify(ledger, args)
+        if action == "recover":
+            resolved = ledger.recover(older_than=args.older_than)
+            _lines(args, resolved, _recovered_text)
+            if args.format == "text" and not resolved:
+                sys.stdout.write("no pending purchases\n")
+            return EXIT_OK
+        if action in SESSION_ACTIONS:
+            return _sessions(ledger, args)
     raise UsageError(f"unknown ledger action '{action}' (one of {', '.join(ACTIONS)})")
 
 
@@ -145,15 +293,14 @@ def _init(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
-    from policy.data.call import calls_from_document
-    from policy.data.documents import load_document
+    from policy.data.call import Call
     from policy.ledger import LedgerError
+    from policy.rating.cdr import open_calls
 
-    document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
     tenant = ledger.tenant
     assert tenant is not None
-    for call in calls:  # every call checked before anything is charged
+
+    def check(call: Call) -> None:  # every call checked before anything is charged
         ledger.engine.check_call(call, tenant)
         if args.action == "charge" and call.duration is None:
             raise LedgerError(
@@ -161,6 +308,12 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
                 location=call.where,
                 path=call.field_path("duration"),
             )
+
+    with open_calls(args.calls) as source:
+        return _submit(ledger, args, source.checked(check))
+
+
+def _submit(ledger: Ledger, args: argparse.Namespace, calls: Iterable[Any]) -> int:
     out = sys.stdout
     for call in calls:
         if args.action == "authorize":
@@ -178,8 +331,106 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SESSION_ACTIONS = ("begin", "update", "end", "sessions", "expire")
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit():
+        raise UsageError(f"${name} must be a whole number of seconds, not '{text}'")
+    return int(text)
+
+
+def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:
+    """begin / update / end / sessions / expire: JSON Lines (grants, decisions, sessions)."""
+    from policy.ledger import LedgerError
+
+    out = sys.stdout
+    if args.action == "sessions":
+        _lines(args, ledger.sessions(), _session_text)
+        return EXIT_OK
+    if args.action == "expire":
+        for decision in ledger.expire():
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    if args.action in ("update", "end"):
+        text = args.used.strip()
+        if not text.isdigit():
+            raise LedgerError(
+                f"USED must be a whole number of seconds ≥ 0, not '{args.used}'",
+                path="used",
+                code="bad-session",
+            )
+        if args.action == "update":
+            grant = ledger.update(args.call_id, int(text))
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+        else:
+            decision = ledger.end(args.call_id, int(text))
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    from policy.data.call import Call
+    from policy.rating.cdr import open_calls
+
+    tenant = ledger.tenant
+    assert tenant is not None
+
+    def check(call: Call) -> None:  # every call checked before any session is opened
+        ledger.engine.check_call(call, tenant)
+        if call.duration is not None:
+            raise LedgerError(
+                f"call '{call.id}' has a duration: a session begins before the call connects",
+                location=call.where,
+                path=call.field_path("duration"),
+                code="bad-session",
+            )
+
+    with open_calls(args.calls) as source:
+        for call in source.checked(check):
+            grant = ledger.begin(call)
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+            out.flush()
+    return EXIT_OK
+
+
+def _decision_line(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    if args.format == "json":
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _grant_text(grant: Grant) -> str:
+    g = grant.grant_dict()
+    if not grant.permitted:
+        return grant.decision.to_text()
+    seconds = "unlimited" if g["seconds"] is None else f"{g['seconds']} s"
+    final = ", final: end the call when it runs out" if g["final"] else ""
+    return f"{grant.decision.to_text()}\n  grant: {seconds} until {g['valid_until']}{final}"
+
+
+def _session_text(row: dict[str, Any]) -> str:
+    granted = "unlimited" if row["granted"] is None else f"{row['granted']} s"
+    held = f"{row['held']['amount']} {row['held']['currency']}"
+    pool = f" + {row['minutes']} min of {row['pool']}" if row["pool"] else ""
+    overdue = " OVERDUE" if row["overdue"] else ""
+    return (
+        f"{row['call']}: age {row['age']} s, granted {granted}, used {row['used']} s, "
+        f"holds {held}{pool}, valid until {row['valid_until']}{overdue}"
+    )
+
+
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
     from policy.ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
+
+    if args.dead:
+        _lines(args, ledger.dead_letters(), _dead_text)
+        return EXIT_OK
+    if args.revive:
+        revived = ledger.revive()
+        _emit(args, {"revived": revived}, f"{revived} dead deliveries re-queued")
+        return EXIT_OK
 
     channels: list[Channel] = []
     if args.smtp:
@@ -198,7 +449,9 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
         )
     for url in args.webhook:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook wants an http(s) URL, not '{url}'")
+            from policy.ledger.delivery import safe_url
+
+            raise UsageError(f"--webhook wants an http(s) URL, not '{safe_url(url)}'")
         channels.append(WebhookChannel(url))
     if not channels:
         if not args.dry_run:
@@ -229,7 +482,24 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
             else f"{len(record['sent'])} sent, {len(record['failed'])} failed"
         )
         sys.stdout.write(summary + "\n")
+    if not args.dry_run:
+        _warn_dead(len(ledger.dead_letters()))
     return EXIT_BAD_INPUT if report.failed else EXIT_OK
+
+
+def _warn_dead(count: int) -> None:
+    if count:
+        sys.stderr.write(
+            f"warning: {count} notification deliveries are dead (every retry failed); list "
+            "them with `ccpolicy ledger notify --dead`, re-queue with `--revive`\n"
+        )
+
+
+def _dead_text(row: dict[str, Any]) -> str:
+    return (
+        f"dead: {row['event']} (call {row['call']}) → {row['channel']} {row['recipient']} "
+        f"after {row['attempts']} attempts: {row['error']}"
+    )
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
@@ -247,12 +517,29 @@ def _lines(args: argparse.Namespace, rows: list[dict[str, Any]], render: Any) ->
             sys.stdout.write(render(row) + "\n")
 
 
+def _same_places(record: dict[str, Any]) -> None:
+    """Lot amounts with the balance's decimal places (a purchase of ``25`` shows ``25.00``)."""
+    balance = record.get("balance")
+    if balance is None:
+        return
+    places = len(balance.partition(".")[2])
+    exponent = Decimal(1).scaleb(-places)
+    for lot in record.get("lots", ()):
+        for key in ("amount", "remaining"):
+            value = Decimal(lot[key])
+            if value == value.quantize(exponent):
+                lot[key] = str(value.quantize(exponent))
+
+
 def _balance_text(record: dict[str, Any]) -> str:
+    _same_places(record)
     if record["balance"] is None:
         return f"{record['tenant']}: credits not set up"
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]
     if record["recharge_failing"]:
         lines[0] += " (auto-recharge failing)"
+    if record.get("dead_deliveries"):
+        lines[0] += f" ({record['dead_deliveries']} dead deliveries)"
     for lot in record["lots"]:
         lines.append(
             f"  lot {lot['id']} {lot['source']}: {lot['remaining']} of {lot['amount']}, "
@@ -266,6 +553,11 @@ def _history_text(row: dict[str, Any]) -> str:
     note = f" — {row['note']}" if row["note"] else ""
     when, kind, amount = row["at"][:19], row["kind"], row["amount"]
     return f"{when} {kind:<9} {amount:>10} → {row['balance_after']}{cause}{note}"
+
+
+def _recovered_text(row: dict[str, Any]) -> str:
+    why = f" ({row['reason']})" if row["reason"] else ""
+    return f"{row['kind']} {row['ref']}: {row['amount']} {row['status']}{why}"
 
 
 def _pool_text(row: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -11,11 +12,28 @@ from policy.support.errors import Location, SchemaError
 if TYPE_CHECKING:
     from policy.data.documents import Document
 
-__all__ = ["Call", "calls_from_document", "month_of", "new_call"]
+__all__ = ["MAX_DURATION", "Call", "calls_from_document", "max_duration", "month_of", "new_call"]
+
+# The longest call accepted, in seconds (reference rule R27): a longer ``duration`` is bad
+# input, not a charge. ``CCPOLICY_MAX_DURATION`` (seconds) sets another limit.
+MAX_DURATION = 86_400
 
 _UTC = timezone.utc
 _new = tuple.__new__
 _MONTHS: dict[int, str] = {}  # year * 16 + month → "YYYY-MM"
+
+
+def max_duration() -> int:
+    """The longest call accepted: ``$CCPOLICY_MAX_DURATION`` if set, else 24 h."""
+    text = os.environ.get("CCPOLICY_MAX_DURATION")
+    if not text:
+        return MAX_DURATION
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise SchemaError(
+            f"CCPOLICY_MAX_DURATION must be a positive number of seconds, not '{text}'",
+            path="CCPOLICY_MAX_DURATION",
+        )
+    return int(text)
 
 
 def month_of(start: datetime) -> str:
@@ -95,7 +113,10 @@ class Call(_CallFields):
         )
 
     def field_path(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+        if not self.path:
+            return name
+        # a CSV/JSON Lines record is "row N" (as its bad rows are named), a document's "[i]"
+        return f"{self.path}: {name}" if self.path.startswith("row ") else f"{self.path}.{name}"
 
     def to_dict(self) -> dict[str, Any]:
         """The call's fields (absent ones left out), as from_dict reads them."""
@@ -156,6 +177,13 @@ class Call(_CallFields):
                 hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z",
             ) from None
         duration = data.get("duration")
+        if duration is not None and int(duration) > (limit := max_duration()):
+            raise SchemaError(
+                f"a call lasts at most {limit} seconds, not {duration}",
+                location=where,
+                path=f"{path}.duration" if path else "duration",
+                hint="the limit is CCPOLICY_MAX_DURATION (seconds; default 86400, 24 h)",
+            )
         return cls(
             id=str(data["id"]),
             direction=str(data["direction"]),

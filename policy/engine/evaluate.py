@@ -127,6 +127,7 @@ class Engine:
             return last[1]
         binding = self._bindings.get(tenant)
         if binding is None:
+            binding = Binding(self.policy, tenant)  # unknown names first: the likelier cause
             currency = self.ratecard.currency
             if currency is not None and currency != tenant.currency:
                 raise SchemaError(
@@ -136,7 +137,6 @@ class Engine:
                     path="currency",
                     hint="use a rate card in the tenant's currency (reference rule R12)",
                 )
-            binding = Binding(self.policy, tenant)
             self._bindings[tenant] = binding
         self._last = (tenant, binding)
         return binding
@@ -719,9 +719,15 @@ class _Settlement:
         duration = call.duration
         denial = self.credit_denial()
         cost: Decimal | None = None
+        limit: int | None = None
         if denial is None:
             if duration is None:
                 denial = None if self._covers() else "no_rate"
+                if denial is None:
+                    # reference rule R21: an authorization is never permitted for 0 seconds
+                    limit = self._max()
+                    if limit == 0:
+                        denial = "balance_exhausted"
             else:
                 number = self.number
                 cost = self.card.price(
@@ -750,7 +756,7 @@ class _Settlement:
                 "credits",
                 engine._zero,
                 None,
-                self._max(),
+                limit,
                 None,
                 self.balance,
                 self._events(),

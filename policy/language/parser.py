@@ -8,6 +8,7 @@ the source line, a caret and a hint.
 
 from __future__ import annotations
 
+import io
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,8 @@ from lark.exceptions import (
 )
 
 from policy.language import ast
+from policy.support import cache as disk
+from policy.support.cache import code_stamp
 from policy.support.errors import Location, PolicySyntaxError
 
 __all__ = ["Comment", "Layout", "parse", "parse_with_comments"]
@@ -56,22 +59,36 @@ _WORDS = {
 
 _STATEMENT_WORDS = (
     "zone, domestic area, licence, credits licence, role, denial, plan, "
-    "conferencing pool, scenario or notify"
+    "conferencing pool, scenario, notify or capability"
 )
+
+
+_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
 
 
 @cache
 def _parser() -> Lark:
     # Comments are %ignore'd by the grammar; the callback hands them to the formatter's
     # sink when one is set (parse_with_comments) and costs nothing otherwise.
-    return Lark(
-        _GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=True,  # parse tables cached in the temp dir, keyed by grammar hash
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
+    # Building the LALR tables takes ~45 ms; they are kept in ccpolicy's sealed cache
+    # (never in Lark's own cache, which unpickles whatever file it finds in the temp dir).
+    grammar = _GRAMMAR.read_text(encoding="utf-8")
+    key = (grammar, repr(sorted(_OPTIONS.items())), code_stamp(("language/grammar.lark",)))
+    tables = disk.lookup("lark", key)
+    if isinstance(tables, bytes):
+        try:
+            return Lark.load(io.BytesIO(tables))  # sealed by this user: safe to unpickle
+        except Exception:  # from another build of lark: make them again
+            pass
+    parser = Lark(grammar, lexer_callbacks={"COMMENT": _collect_comment}, **_OPTIONS)
+    buffer = io.BytesIO()
+    parser.save(buffer)
+    disk.store("lark", key, buffer.getvalue())
+    return parser
 
 
 def _word(terminal: str) -> str:
@@ -107,6 +124,10 @@ def _hint_for(raw: str, expected: list[str]) -> str | None:
     return None
 
 
+#: Terminals that can start a condition: expected together, a condition is missing.
+_CONDITION_STARTS = frozenset(("INBOUND", "OUTBOUND", "DESTINATION", "CALLER", "LPAR", "NOT"))
+
+
 def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySyntaxError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
@@ -123,6 +144,18 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
     else:
         found = "the end of the file"
     expected = _expected(exc)  # type: ignore[arg-type]
+    wanted = set(getattr(exc, "expected", ()) or ())
+    if wanted >= _CONDITION_STARTS and isinstance(exc, UnexpectedToken):
+        # `when inbound and then free`: the parser wants a condition, not a statement
+        history = getattr(exc, "token_history", None) or ()
+        after = f" after '{history[-1]}'" if history else ""
+        return PolicySyntaxError(
+            f"a condition is missing{after} (found {found})",
+            location=Location(file, line, column),
+            source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            hint="a condition such as: outbound, from user, destination is international, "
+            "user has calling plan, not (…)",
+        )
     if expected and len(expected) <= 12:
         message = f"unexpected {found}; expected {', '.join(expected)}"
     else:
@@ -359,6 +392,11 @@ class _Builder(Transformer[Token, Any]):
 
     def roles(self, items: list[Token]) -> tuple[str, tuple[ast.Name, ...]]:
         return ("roles", tuple(self._name(t) for t in items))
+
+    @v_args(meta=True)
+    def capability(self, meta: Any, items: list[Any]) -> ast.Capability:
+        targets = tuple(self._name(t) for t in items[1:])
+        return ast.Capability(self._string(items[0]), targets, self._span(meta))
 
     @v_args(meta=True)
     def notify(self, meta: Any, items: list[Any]) -> ast.Notify:

@@ -13,6 +13,8 @@ outbox rows. A crash anywhere rolls the whole transaction back.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from policy.data.call import Call
+from policy.data.call import Call, max_duration
 from policy.data.tenant import Tenant
 from policy.engine.binding import State
 from policy.engine.decision import Decision
@@ -40,8 +42,19 @@ from policy.ledger.delivery import (
 )
 from policy.ledger.errors import LedgerError
 from policy.ledger.migrations import LATEST, applied_version, migrate
-from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
+from policy.ledger.payments import (
+    PaymentProvider,
+    PaymentResult,
+    SimulatedProvider,
+    payment_key,
+)
 from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
+from policy.ledger.sessions import (
+    DEFAULT_QUOTA,
+    SessionsMixin,
+    held,
+    net_of,
+)
 from policy.ledger.store import (
     charges,
     connect,
@@ -49,7 +62,9 @@ from policy.ledger.store import (
     lot_spends,
     lots,
     pool_usage,
+    purchases,
     redact,
+    sessions,
     tenants,
 )
 
@@ -58,11 +73,23 @@ __all__ = ["Charged", "Ledger", "add_months"]
 ZERO = Decimal(0)
 LOT_LIFETIME_MONTHS = 12
 MAX_DECIMALS = 6  # finer amounts are a mistake, not money
+PAYMENT_TIMEOUT = 30.0  # seconds the payment provider has to answer (``payment_timeout``)
+# the reason of a recharge not attempted because it could not bring the balance above zero
+OVERDRAFT_EXCEEDS_RECHARGE = "overdraft_exceeds_recharge"
 
 
 class Charged(NamedTuple):
     decision: Decision
     replayed: bool  # True: the call id was charged before; nothing changed
+
+
+class Decided(NamedTuple):
+    decision: Decision
+    after: State  # the state the engine left
+    payment: tuple[Row[Any], PaymentResult] | None  # the purchase that pays its recharge
+
+
+_AGAIN, _WAIT, _RECOVER = "again", "wait", "recover"
 
 
 def _utcnow() -> datetime:
@@ -94,11 +121,18 @@ def _as_call(call: Call | Mapping[str, Any]) -> Call:
     return call if isinstance(call, Call) else Call.from_dict(call)
 
 
-class Ledger:
+class Ledger(SessionsMixin):
     """A tenant's persistent credits ledger on ``sqlite:///path`` or ``postgresql://…``.
 
     ``engine`` defaults to the bundled rules (``policy.load()``); ``provider`` to the
-    :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry.
+    :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry;
+    ``payment_timeout`` (seconds, default 30) bounds one provider request;
+    ``max_duration`` (seconds) is the longest call charged (default: 24 h, or
+    ``$CCPOLICY_MAX_DURATION``) — a longer one is bad input, as a longer ``used`` or grant
+    of a session. Online-charging sessions (``begin``/``update``/``end``/``expire``/
+    ``sessions``, see :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a
+    time (default 300) and settle a session not heard of ``grace`` seconds after its grant
+    ran out (default: the quota).
     """
 
     def __init__(
@@ -109,8 +143,19 @@ class Ledger:
         *,
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] | None = None,
+        payment_timeout: float = PAYMENT_TIMEOUT,
+        max_duration: int | None = None,
+        quota: int = DEFAULT_QUOTA,
+        grace: int | None = None,
     ) -> None:
         self.url = url
+        if not payment_timeout > 0:
+            raise LedgerError(f"payment_timeout must be positive, not {payment_timeout}")
+        self.payment_timeout = payment_timeout
+        self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
+        self._init_sessions(quota, grace)
+        self._recovery_due = False  # a pending purchase of another writer was seen
+        self._waiting_for = 0  # the purchase another call's recharge waits for
         if engine is None:
             from policy.pipeline import load
 
@@ -354,7 +399,7 @@ class Ledger:
 
     def authorize(self, call: Call | Mapping[str, Any]) -> Decision:
         """Decide whether the call may start and for how long (``max_duration``), from the
-        live state. Changes nothing."""
+        live state net of the open sessions' holds. Changes nothing."""
         call = _as_call(call).replace(duration=None)
         now = self.clock()
         with self._tx(write=False) as conn:
@@ -366,6 +411,7 @@ class Ledger:
                 call.month,
                 now,
             )
+            net_of(state, held(conn, row.id, call.month))
         return self.engine.decide(call, self._need_tenant(), state)
 
     def charge(self, call: Call | Mapping[str, Any]) -> Decision:
@@ -373,7 +419,15 @@ class Ledger:
         return self.submit(call).decision
 
     def submit(self, call: Call | Mapping[str, Any]) -> Charged:
-        """As :meth:`charge`, also telling whether the call id had been charged before."""
+        """As :meth:`charge`, also telling whether the call id had been charged before.
+
+        A call that triggers an auto-recharge takes three steps, so the payment provider is
+        never called inside a transaction or while the tenant is locked: the purchase is
+        recorded as pending (committed), the provider is asked with the purchase's
+        idempotency key, and the charge is written together with the provider's answer. A
+        crash between the two leaves a pending purchase that :meth:`recover` (run by the
+        next write of this tenant, or ``ccpolicy ledger recover``) resolves by asking the
+        provider again with the same key: the card is charged once and credited once."""
         call = _as_call(call)
         if call.duration is None:
             raise LedgerError(
@@ -383,29 +437,103 @@ class Ledger:
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
-        for _ in range(3):
+        limit = self.max_duration or max_duration()
+        if call.duration > limit:
+            raise LedgerError(
+                f"call '{call.id}' lasts at most {limit} seconds, not {call.duration}",
+                location=call.where,
+                path=call.field_path("duration"),
+                code="bad-duration",
+            )
+        paid: tuple[Row[Any], PaymentResult] | None = None
+        tries, deadline = 0, 0.0
+        while tries < 8:
             try:
                 with self._tx() as conn:
-                    return self._charge(conn, call)
+                    outcome = self._charge(conn, call, paid)
             except IntegrityError:  # a concurrent writer charged this id first: replay
+                tries += 1
                 continue
+            if isinstance(outcome, Charged):
+                if self._recovery_due:
+                    self.recover()
+                return outcome
+            if outcome == _WAIT:  # another call's recharge is with the provider
+                deadline = deadline or time.monotonic() + self.payment_timeout
+                if self._await_purchase(self._waiting_for, deadline):
+                    continue
+                outcome = _RECOVER
+            tries += 1
+            if outcome == _RECOVER:  # … for longer than its owner waits: resolve it here
+                self.recover(older_than=0)
+                deadline = 0.0
+            elif not isinstance(outcome, str):
+                # a pending purchase, committed: ask the provider outside any transaction
+                paid = (outcome, self._ask(outcome))
         raise LedgerError(f"call '{call.id}' could not be charged (conflicting writers)")
 
-    def _charge(self, conn: Connection, call: Call) -> Charged:
+    def _charge(
+        self,
+        conn: Connection,
+        call: Call,
+        paid: tuple[Row[Any], PaymentResult] | None = None,
+        *,
+        session: bool = False,
+        held_minutes: Mapping[str, int] | None = None,
+        note: str | None = None,
+    ) -> Charged | Row[Any] | str:
+        """Charge ``call`` in this transaction, or return the pending purchase (inserted
+        here) whose answer the charge needs, or ``_WAIT`` / ``_RECOVER`` when another
+        call's recharge is pending. ``paid`` is an earlier purchase of this call and the
+        provider's answer to it. ``session``: the settlement of a session, whose hold paid
+        for it (no recharge is bought; ``held_minutes`` are the pool minutes other sessions
+        hold, which this call must not take)."""
         tenant = self._need_tenant()
         row = self._tenant_row(conn, lock=True)
-        stored = conn.execute(
-            sa.select(charges.c.decision).where(
-                charges.c.tenant_id == row.id, charges.c.call_id == call.id
-            )
-        ).scalar()
-        if stored is not None:
-            return Charged(decision_from_json(stored), True)
         now = self.clock()
-        alive = self._expire(conn, row, now)
-        usage = self._usage(conn, row.id, call.month)
-        state = self._state(row, alive, usage, call.month, now)
-        decision, after, payment = self._decide(call, state)
+        query: sa.Select[Any] | sa.CompoundSelect[Any] = sa.select(
+            sa.literal("charge").label("kind"), charges.c.decision
+        ).where(charges.c.tenant_id == row.id, charges.c.call_id == call.id)
+        if not session:  # and a session of the id, in the same round trip
+            query = sa.union_all(
+                query,
+                sa.select(sa.literal("session").label("kind"), sessions.c.status).where(
+                    sessions.c.tenant_id == row.id, sessions.c.call_id == call.id
+                ),
+            )
+        found: dict[str, str] = {kind: text for kind, text in conn.execute(query)}
+        stored = found.get("charge")
+        if stored is not None:
+            if paid is not None and self._resolve(conn, *paid, now):
+                self._credit_alone(conn, row, paid[0], paid[1], now)
+            return Charged(decision_from_json(stored), True)
+        if "session" in found:
+            self._refuse_open_session(call, found["session"])
+        self._recovery_due = self._has_pending(conn, row.id, paid[0].id if paid else None)
+        if paid is not None and not self._resolve(conn, *paid, now):
+            paid = None  # someone else resolved and credited it: it is in the balance now
+        while True:
+            alive = self._expire(conn, row, now)
+            usage = self._usage(conn, row.id, call.month)
+            stored_pools = set(usage)
+            for key, count in (held_minutes or {}).items():
+                usage[key] = usage.get(key, 0) + count
+            state = self._state(row, alive, usage, call.month, now)
+            if session:
+                after = state.copy()
+                metered = self.engine.decide(call, self._metered_tenant(), after)
+                decided: Decided | Row[Any] | str = Decided(metered, after, None)
+                break
+            decided = self._decide(conn, row, call, state, paid, now)
+            if decided == _AGAIN:  # a payment was credited on its own: decide again
+                paid = None
+                row = self._tenant_row(conn, lock=True)
+                continue
+            if isinstance(decided, Decided):
+                break
+            return decided  # a pending purchase to ask the provider about, or wait
+        assert isinstance(decided, Decided)
+        decision, after, payment = decided
         old, new = state.balance, after.balance
         recharged = sum(
             (e.amount or ZERO for e in decision.events if e.type == "recharge_succeeded"), ZERO
@@ -422,11 +550,12 @@ class Ledger:
             before = usage.get(key)
             if before == used:
                 continue
-            minutes += used - (before or 0)
-            if before is None:
+            delta = used - (before or 0)
+            minutes += delta
+            if key not in stored_pools:
                 conn.execute(
                     pool_usage.insert().values(
-                        tenant_id=row.id, month=call.month, pool=key, minutes=used
+                        tenant_id=row.id, month=call.month, pool=key, minutes=delta
                     )
                 )
             else:
@@ -437,7 +566,7 @@ class Ledger:
                         pool_usage.c.month == call.month,
                         pool_usage.c.pool == key,
                     )
-                    .values(minutes=used)
+                    .values(minutes=pool_usage.c.minutes + delta)
                 )
         overdraft = row.overdraft
         if old is not None:
@@ -457,12 +586,12 @@ class Ledger:
                 if kind == "charge":
                     balance -= amount
                     hid = self._history(
-                        conn, row.id, now, "charge", -amount, balance, call_id=call.id
+                        conn, row.id, now, "charge", -amount, balance, call_id=call.id, note=note
                     )
                     overdraft = self._spend(conn, hid, alive, amount, overdraft)
                 else:
                     balance += amount
-                    ref = payment.reference if payment else None
+                    ref = payment[1].reference if payment else None
                     lot_id = self._insert_lot(conn, row.id, "recharge", amount, amount, now, ref)
                     hid = self._history(
                         conn,
@@ -476,6 +605,12 @@ class Ledger:
                     )
                     overdraft = self._repay(conn, hid, lot_id, amount, overdraft)
                     alive = self._open_lots(conn, row.id)
+                    if payment is not None:
+                        conn.execute(
+                            purchases.update()
+                            .where(purchases.c.id == payment[0].id)
+                            .values(credited="charge", lot_id=lot_id)
+                        )
         if overdraft != row.overdraft or after.failing != bool(row.failing):
             conn.execute(
                 tenants.update()
@@ -500,24 +635,98 @@ class Ledger:
         outbox.enqueue(conn, row.id, tenant.name, decision, now)
         return Charged(decision, False)
 
-    def _decide(self, call: Call, state: State) -> tuple[Decision, State, PaymentResult | None]:
+    def _refuse_open_session(self, call: Call, status: str) -> None:
+        """Reference rule R26: a call with an open session is settled by ``end``."""
+        raise LedgerError(
+            f"call '{call.id}' has a session ({status}): end it instead of charging it",
+            location=call.where,
+            code="conflict",
+        )
+
+    def _settle_session(
+        self, conn: Connection, call: Call, held_minutes: Mapping[str, int], note: str | None
+    ) -> Charged:
+        """Charge a session's call at its billed duration (its hold is released)."""
+        outcome = self._charge(conn, call, session=True, held_minutes=held_minutes, note=note)
+        assert isinstance(outcome, Charged)  # a settlement buys nothing, waits for nothing
+        return outcome
+
+    def _decide(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        call: Call,
+        state: State,
+        paid: tuple[Row[Any], PaymentResult] | None,
+        now: datetime,
+    ) -> Decided | Row[Any] | str:
         """Decide with the payment provider's answer: first as if a recharge would succeed;
-        if the engine attempts one, the provider is asked, and on refusal the call is
-        decided again with that outcome (a failed episode, SPEC ruling 7)."""
+        if the engine attempts one, the answer is needed — ``paid`` (this call's purchase,
+        resolved), else a new pending purchase is returned for the caller to ask about. On
+        refusal the call is decided again with that outcome (a failed episode, reference
+        rule R7). A recharge that cannot bring the balance above zero (an overdraft larger
+        than the recharge) is not attempted: the engine is told it failed, with the reason
+        ``overdraft_exceeds_recharge`` (reference rule R24). Returns ``_AGAIN`` when
+        ``paid`` was credited on its own (no longer what this call needs), ``_WAIT`` while
+        another call's recharge is with the provider (one recharge at a time, so
+        concurrent calls never buy one each), ``_RECOVER`` once that has taken longer than
+        ``payment_timeout``."""
         tenant = self._need_tenant()
         credits = tenant.credits
         hopeful = self._variant("ok") if credits is not None and credits.auto_recharge else tenant
         after = state.copy()
         decision = self.engine.decide(call, hopeful, after)
         wanted = next((e for e in decision.events if e.type == "recharge_succeeded"), None)
-        if wanted is None:
-            return decision, after, None
-        result = self._pay(wanted.amount or ZERO, f"{tenant.name}/recharge/{call.id}")
-        if result.ok:
-            return decision, after, result
+        if wanted is None or state.balance is None:
+            if paid is not None and paid[1].ok:
+                self._credit_alone(conn, row, paid[0], paid[1], now)
+                return _AGAIN
+            return Decided(decision, after, None)
+        amount = wanted.amount or ZERO
+        if paid is not None:
+            purchase, result = paid
+            if result.ok and purchase.amount == amount:
+                return Decided(decision, after, paid)
+            if result.ok:
+                self._credit_alone(conn, row, purchase, result, now)
+                return _AGAIN
+            return self._refused(call, state, result.reason or "declined")
+        if state.balance + amount <= 0:
+            return self._refused(call, state, OVERDRAFT_EXCEEDS_RECHARGE)
+        if tenant.country != tenant.billing_country and not row.foreign_billing_override:
+            return self._refused(call, state, "foreign_billing")
+        pending = conn.execute(
+            sa.select(purchases)
+            .where(
+                purchases.c.tenant_id == row.id,
+                purchases.c.kind == "recharge",
+                purchases.c.status == "pending",
+            )
+            .order_by(purchases.c.id)
+        ).all()
+        for other in pending:
+            if other.ref == call.id and other.amount == amount:
+                return other  # this call's own, from a try that died: ask with its key
+        if pending:
+            waited = (now - pending[0].created_at).total_seconds()
+            self._waiting_for = pending[0].id
+            return _RECOVER if waited > self.payment_timeout else _WAIT
+        attempt = (
+            conn.execute(
+                sa.select(sa.func.max(purchases.c.attempt)).where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.kind == "recharge",
+                    purchases.c.ref == call.id,
+                )
+            ).scalar()
+            or 0
+        ) + 1
+        return self._new_purchase(conn, row.id, "recharge", call.id, attempt, amount, now)
+
+    def _refused(self, call: Call, state: State, reason: str) -> Decided:
         after = state.copy()
-        decision = self.engine.decide(call, self._variant(result.reason or "declined"), after)
-        return decision, after, result
+        decision = self.engine.decide(call, self._variant(reason), after)
+        return Decided(decision, after, None)
 
     def _variant(self, payment: str) -> Tenant:
         """The tenant with ``credits.payment`` set to ``payment`` (what the engine reads)."""
@@ -531,11 +740,197 @@ class Ledger:
             self._variants[payment] = variant
         return variant
 
-    def _pay(self, amount: Decimal, key: str, *, override: str | None = None) -> PaymentResult:
+    # ---- payments: pending purchases, the provider, recovery ---------------------------------
+
+    def _new_purchase(
+        self,
+        conn: Connection,
+        tid: int,
+        kind: str,
+        ref: str,
+        attempt: int,
+        amount: Decimal,
+        now: datetime,
+    ) -> Row[Any]:
+        """Record a pending purchase (committed with the caller's transaction)."""
+        ident = ref if attempt == 1 else f"{ref}\n{attempt}"
+        key = payment_key(self._need_tenant().name, kind, ident)
+        pid = conn.execute(
+            purchases.insert().values(
+                tenant_id=tid,
+                kind=kind,
+                ref=ref,
+                attempt=attempt,
+                key=key,
+                amount=amount,
+                status="pending",
+                created_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        return conn.execute(sa.select(purchases).where(purchases.c.id == pid)).one()
+
+    def _await_purchase(self, purchase_id: int, deadline: float) -> bool:
+        """Wait, reading only (no write lock: the purchase's writer must get it), until the
+        purchase is resolved; False if ``deadline`` (monotonic) passed first."""
+        pause = 0.001
+        while time.monotonic() < deadline:
+            with self._tx(write=False) as conn:
+                status = conn.execute(
+                    sa.select(purchases.c.status).where(purchases.c.id == purchase_id)
+                ).scalar()
+            if status != "pending":
+                return True
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return False
+
+    def _has_pending(self, conn: Connection, tid: int, other_than: int | None) -> bool:
+        """Is a purchase pending for longer than ``payment_timeout`` (its writer died or
+        gave up)? The next write of the tenant then recovers it."""
+        stale = self.clock() - timedelta(seconds=self.payment_timeout)
+        query = sa.select(purchases.c.id).where(
+            purchases.c.tenant_id == tid,
+            purchases.c.status == "pending",
+            purchases.c.created_at < stale,
+        )
+        if other_than is not None:
+            query = query.where(purchases.c.id != other_than)
+        return conn.execute(query.limit(1)).first() is not None
+
+    def _ask(self, purchase: Row[Any]) -> PaymentResult:
+        """The provider's answer for a purchase, asked outside any transaction, in at most
+        ``payment_timeout`` seconds; no answer leaves the purchase pending (an error)."""
         tenant = self._need_tenant()
-        if tenant.country != tenant.billing_country and not override:
-            return PaymentResult(False, "foreign_billing")
-        return self.provider.charge(tenant, amount, key)
+        answer: list[PaymentResult | BaseException] = []
+
+        def ask() -> None:
+            try:
+                answer.append(self.provider.charge(tenant, purchase.amount, purchase.key))
+            except BaseException as exc:  # reported to the caller below
+                answer.append(exc)
+
+        worker = threading.Thread(target=ask, name="ccpolicy-payment", daemon=True)
+        worker.start()
+        worker.join(self.payment_timeout)
+        pending = (
+            f"the {purchase.kind} of {purchase.amount} {tenant.currency} stays pending; the "
+            "next write of this tenant or `ccpolicy ledger recover` asks again with the same "
+            "key, and the call can be charged again then"
+        )
+        if not answer:
+            raise LedgerError(
+                f"the payment provider did not answer within {self.payment_timeout:g} s: {pending}",
+                hint="raise --payment-timeout if your provider is slow",
+                code="payment-timeout",
+            )
+        result = answer[0]
+        if isinstance(result, BaseException):
+            raise LedgerError(
+                f"the payment provider failed ({type(result).__name__}): {pending}",
+                code="payment-error",
+            )
+        return result
+
+    def _resolve(
+        self, conn: Connection, purchase: Row[Any], result: PaymentResult, now: datetime
+    ) -> bool:
+        """Record the provider's answer if the purchase is still pending; False when someone
+        else resolved it first (then it must not be credited again)."""
+        done = conn.execute(
+            purchases.update()
+            .where(purchases.c.id == purchase.id, purchases.c.status == "pending")
+            .values(
+                status="paid" if result.ok else "refused",
+                resolved_at=now,
+                reference=result.reference,
+                reason=None if result.ok else (result.reason or "declined"),
+            )
+        )
+        return bool(done.rowcount)
+
+    def _credit_alone(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        purchase: Row[Any],
+        result: PaymentResult,
+        now: datetime,
+    ) -> None:
+        """Credit a paid purchase as its own lot (a recharge no call's charge took, or a
+        one-time purchase). A refused one changes no balance."""
+        if not result.ok:
+            return
+        row = self._tenant_row(conn, lock=True)
+        alive = self._expire(conn, row, now)
+        amount = purchase.amount
+        balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + amount
+        kind = purchase.kind
+        lot_id = self._insert_lot(conn, row.id, kind, amount, amount, now, result.reference)
+        note = (
+            "one-time purchase"
+            if kind == "purchase"
+            else f"auto-recharge for call {purchase.ref}, credited on its own"
+        )
+        hid = self._history(
+            conn,
+            row.id,
+            now,
+            kind,
+            amount,
+            balance,
+            call_id=purchase.ref,
+            lot_id=lot_id,
+            note=note,
+        )
+        overdraft = self._repay(conn, hid, lot_id, amount, row.overdraft)
+        values: dict[str, Any] = {"overdraft": overdraft}
+        if kind == "recharge":
+            values["failing"] = False  # a successful recharge ends a failed episode
+        conn.execute(tenants.update().where(tenants.c.id == row.id).values(**values))
+        conn.execute(
+            purchases.update()
+            .where(purchases.c.id == purchase.id)
+            .values(credited="alone" if kind == "recharge" else "fund", lot_id=lot_id)
+        )
+
+    def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]:
+        """Resolve this tenant's pending purchases (a process died, or the provider timed
+        out, between recording one and recording the provider's answer): ask the provider
+        again with the same idempotency key and credit what it took, once. ``older_than``
+        (seconds; default ``payment_timeout``) leaves younger ones to the writer still
+        asking; 0 takes every one. Returns what was resolved; a purchase the provider
+        still does not answer for stays pending (an error)."""
+        age = self.payment_timeout if older_than is None else older_than
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            pending = conn.execute(
+                sa.select(purchases)
+                .where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.status == "pending",
+                    purchases.c.created_at <= self.clock() - timedelta(seconds=age),
+                )
+                .order_by(purchases.c.id)
+            ).all()
+        self._recovery_due = False
+        done = []
+        for purchase in pending:
+            result = self._ask(purchase)
+            now = self.clock()
+            with self._tx() as conn:
+                row = self._tenant_row(conn, lock=True)
+                if self._resolve(conn, purchase, result, now):
+                    self._credit_alone(conn, row, purchase, result, now)
+                    done.append(
+                        {
+                            "kind": purchase.kind,
+                            "ref": purchase.ref,
+                            "amount": str(purchase.amount),
+                            "status": "paid" if result.ok else "refused",
+                            "reason": None if result.ok else (result.reason or "declined"),
+                        }
+                    )
+        return done
 
     # ---- money movements ------------------------------------------------------------------
 
@@ -640,9 +1035,11 @@ class Ledger:
         allow_foreign_billing: str | None = None,
     ) -> BalanceReport:
         """A one-time purchase through the payment provider: a lot of ``amount`` that
-        expires 12 months from now. Refused (nothing written) for a non-positive amount, a
+        expires 12 months from now. Refused (no money moved) for a non-positive amount, a
         tenant without credits, a geography that differs from the billing country without
-        a recorded override, or a refused payment. ``purchase_id`` makes a retry safe."""
+        a recorded override, or a refused payment (recorded as a refused purchase).
+        ``purchase_id`` makes a retry safe. As for a recharge, the provider is asked
+        outside any transaction, between recording the purchase and crediting it."""
         tenant = self._need_tenant()
         value = _amount(amount)
         if tenant.credits is None:
@@ -657,7 +1054,17 @@ class Ledger:
             if allow_foreign_billing:
                 self._record_override(conn, allow_foreign_billing)
             row = self._tenant_row(conn, lock=True)
-            if purchase_id is not None:
+            self._recovery_due = self._has_pending(conn, row.id, None)
+            purchase = conn.execute(
+                sa.select(purchases).where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.kind == "purchase",
+                    purchases.c.ref == key,
+                )
+            ).first()
+            if purchase is not None and purchase.status == "paid":
+                return self._report(conn, row, self.clock())
+            if purchase is None and purchase_id is not None:  # bought before version 3
                 done = conn.execute(
                     sa.select(history.c.id).where(
                         history.c.tenant_id == row.id,
@@ -667,46 +1074,38 @@ class Ledger:
                 ).first()
                 if done is not None:
                     return self._report(conn, row, self.clock())
-            if tenant.country != tenant.billing_country and not row.foreign_billing_override:
-                raise LedgerError(
-                    f"tenant '{tenant.name}' cannot buy credits: its geography "
-                    f"({tenant.country}) differs from its billing country "
-                    f"({tenant.billing_country})",
-                    location=tenant.location(("billing_country",)),
-                    hint="if your agreement allows it, record an override with "
-                    "--allow-foreign-billing REASON",
-                    code="foreign-billing",
-                )
-            result = self._pay(
-                value, f"{tenant.name}/purchase/{key}", override=row.foreign_billing_override
+            if purchase is None:
+                if tenant.country != tenant.billing_country and not row.foreign_billing_override:
+                    raise LedgerError(
+                        f"tenant '{tenant.name}' cannot buy credits: its geography "
+                        f"({tenant.country}) differs from its billing country "
+                        f"({tenant.billing_country})",
+                        location=tenant.location(("billing_country",)),
+                        hint="if your agreement allows it, record an override with "
+                        "--allow-foreign-billing REASON",
+                        code="foreign-billing",
+                    )
+                purchase = self._new_purchase(conn, row.id, "purchase", key, 1, value, self.clock())
+        if self._recovery_due:
+            self.recover()
+        result = (
+            PaymentResult(False, purchase.reason)
+            if purchase.status == "refused"
+            else self._ask(purchase)
+        )
+        now = self.clock()
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=True)
+            if self._resolve(conn, purchase, result, now):
+                self._credit_alone(conn, row, purchase, result, now)
+            report = self._report(conn, self._tenant_row(conn, lock=False), now)
+        if not result.ok:
+            raise LedgerError(
+                f"payment of {purchase.amount} {tenant.currency} refused: {result.reason}",
+                location=tenant.location(("credits", "payment")),
+                code="payment-refused",
             )
-            if not result.ok:
-                raise LedgerError(
-                    f"payment of {value} {tenant.currency} refused: {result.reason}",
-                    location=tenant.location(("credits", "payment")),
-                    code="payment-refused",
-                )
-            now = self.clock()
-            alive = self._expire(conn, row, now)
-            balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + value
-            lot_id = self._insert_lot(conn, row.id, "purchase", value, value, now, result.reference)
-            hid = self._history(
-                conn,
-                row.id,
-                now,
-                "purchase",
-                value,
-                balance,
-                call_id=purchase_id,
-                lot_id=lot_id,
-                note="one-time purchase",
-            )
-            overdraft = self._repay(conn, hid, lot_id, value, row.overdraft)
-            if overdraft != row.overdraft:
-                conn.execute(
-                    tenants.update().where(tenants.c.id == row.id).values(overdraft=overdraft)
-                )
-            return self._report(conn, self._tenant_row(conn, lock=False), now)
+        return report
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -717,7 +1116,13 @@ class Ledger:
             row = self._tenant_row(conn, lock=True)
             now = self.clock()
             self._expire(conn, row, now)
-            return self._report(conn, row, now)
+            self._recovery_due = self._has_pending(conn, row.id, None)
+            report = self._report(conn, row, now)
+        if not self._recovery_due:
+            return report
+        self.recover()
+        with self._tx(write=False) as conn:
+            return self._report(conn, self._tenant_row(conn, lock=False), self.clock())
 
     def _report(self, conn: Connection, row: Row[Any], now: datetime) -> BalanceReport:
         tenant = self._need_tenant()
@@ -731,6 +1136,7 @@ class Ledger:
             balance=balance,
             overdraft=row.overdraft,
             failing=bool(row.failing),
+            dead_letters=outbox.dead_count(conn, row.id),
             lots=tuple(
                 LotReport(
                     lot.id, lot.source, lot.amount, lot.remaining, lot.purchased_at, lot.expires_at
@@ -814,6 +1220,14 @@ class Ledger:
                     charges.c.tenant_id == tid
                 )
             ).all()
+            session_rows = conn.execute(
+                sa.select(sessions.c.call_id, sessions.c.hold).where(sessions.c.tenant_id == tid)
+            ).all()
+            paid = conn.execute(
+                sa.select(purchases).where(
+                    purchases.c.tenant_id == tid, purchases.c.status == "paid"
+                )
+            ).all()
         total = sum((r.amount for r in rows), ZERO)
         open_sum = sum((lot.remaining for lot in all_lots if not lot.closed), ZERO)
         if open_sum - row.overdraft != total:
@@ -843,15 +1257,38 @@ class Ledger:
             by_kind[r.kind] = by_kind.get(r.kind, ZERO) + r.amount
         costs = sum((c.cost for c in charge_rows), ZERO)
         recharges = sum((c.recharged for c in charge_rows), ZERO)
+        for s in session_rows:
+            if s.hold < 0:
+                problems.append(f"session {s.call_id}: negative hold {s.hold}")
         if -by_kind.get("charge", ZERO) != costs:
             problems.append(f"charges {costs} ≠ charge history {-by_kind.get('charge', ZERO)}")
-        if by_kind.get("recharge", ZERO) != recharges:
-            problems.append(f"recharges {recharges} ≠ history {by_kind.get('recharge', ZERO)}")
+        alone = sum((p.amount for p in paid if p.credited == "alone"), ZERO)
+        if by_kind.get("recharge", ZERO) != recharges + alone:
+            problems.append(
+                f"recharges {recharges} + {alone} credited on their own ≠ history "
+                f"{by_kind.get('recharge', ZERO)}"
+            )
+        lot_ids = {lot.id for lot in all_lots}
+        for p in paid:
+            if p.lot_id not in lot_ids:
+                problems.append(f"{p.kind} {p.ref!r} was paid but never credited")
         if row.overdraft < 0:
             problems.append(f"negative overdraft {row.overdraft}")
         return problems
 
     # ---- notifications --------------------------------------------------------------------
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Deliveries given up on after ``RetryPolicy.max_attempts`` failed attempts."""
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.dead(conn, row.id)
+
+    def revive(self, ids: Sequence[int] | None = None) -> int:
+        """Re-queue dead deliveries (all, or the ``ids`` given): due now, attempts from 0."""
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.revive(conn, row.id, self.clock(), ids)
 
     def notify(
         self,
@@ -859,11 +1296,16 @@ class Ledger:
         *,
         dry_run: bool = False,
         retry: RetryPolicy | None = None,
-        lease: timedelta = timedelta(minutes=5),
-        batch: int = 200,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 10,
     ) -> DeliveryReport:
         """Deliver the outbox: each event to each recipient on each channel, at least once
-        (dedupe key per event and recipient). ``dry_run`` lists what would be sent."""
+        (dedupe key per event and recipient). ``dry_run`` lists what would be sent.
+
+        Deliveries are claimed ``batch`` at a time with a ``lease`` naming this run, and
+        the lease of each is renewed just before it is sent: another notifier never sends
+        it while this one is alive (one send must take less than ``lease``: the channels'
+        timeouts are shorter), and a killed notifier's claims lapse after ``lease``."""
         retry = retry or RetryPolicy()
         report = DeliveryReport()
         targets = channel_targets(channels)
@@ -874,16 +1316,22 @@ class Ledger:
                 report.pending = outbox.preview(conn, row.id, targets, self.clock())
             return report
         tried: set[int] = set()
+        owner = uuid.uuid4().hex
         while True:
             now = self.clock()
             with self._tx() as conn:
-                row = self._tenant_row(conn, lock=False)
+                row = self._tenant_row(conn, lock=True)  # one expander at a time
                 outbox.expand(conn, row.id, targets, now)
-                jobs = outbox.claim(conn, row.id, now, lease=lease, limit=batch, exclude=tried)
+                jobs = outbox.claim(
+                    conn, row.id, now, lease=lease, limit=batch, exclude=tried, owner=owner
+                )
             if not jobs:
                 return report
             for job in jobs:
                 tried.add(job.delivery_id)
+                with self._tx() as conn:
+                    if not outbox.renew(conn, job, owner, self.clock() + lease):
+                        continue  # our lease lapsed and another notifier has it
                 channel = by_target.get(
                     (job.channel, None if job.channel == "email" else job.recipient)
                 )
@@ -895,6 +1343,8 @@ class Ledger:
                         channel.send(job)
                     except DeliveryFailed as exc:
                         error = str(exc)
+                    except Exception as exc:  # any failure is a counted attempt, never a crash
+                        error = f"{job.channel}: {type(exc).__name__}: {exc}"
                 done = self.clock()
                 with self._tx() as conn:
                     if error is None:

@@ -1,12 +1,16 @@
 """Outbox: events written in the same transaction as the change that caused them, and the
 per-recipient deliveries made from them.
 
-An event row is keyed ``tenant/call/n`` (unique), so a retried charge cannot enqueue it
-twice. Deliveries are created when the deliverer first sees the event — one per
-(event, channel, recipient), unique — and carry the dedupe key sent with the message.
-A delivery is *claimed* (a lease) before it is sent, so two deliverers never send the
-same one at the same time; it is marked sent after the server accepted it (at least
-once: a crash between the two sends it again, with the same dedupe key).
+An event row is keyed (tenant, call id, n) — separate columns, unique together, never one
+joined string — so a retried charge cannot enqueue it twice and no tenant's call id can
+collide with another tenant's. Deliveries are created when the deliverer first sees the
+event — one per (event, channel, recipient), unique — and carry the dedupe key sent
+with the message.
+A delivery is *claimed* (a short lease naming its holder) in small batches, and the lease
+is renewed just before each send, so two deliverers never send the same one while its
+holder is alive; a killed deliverer's claims lapse after one lease. It is marked sent
+after the server accepted it (at least once: a crash between the two sends it again, with
+the same dedupe key).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from policy.ledger.store import deliveries, outbox
 __all__ = [
     "Job",
     "claim",
+    "dead",
+    "dead_count",
     "dedupe_key",
     "enqueue",
     "expand",
@@ -33,6 +39,8 @@ __all__ = [
     "mark_sent",
     "pending",
     "preview",
+    "renew",
+    "revive",
 ]
 
 
@@ -47,16 +55,25 @@ class Job(NamedTuple):
     payload: dict[str, Any]
 
 
-def dedupe_key(event_key: str, channel: str, recipient: str) -> str:
-    """Stable per (event, recipient): receivers drop a message whose key they have seen."""
-    digest = hashlib.sha256(f"{event_key}\n{channel}:{recipient}".encode()).hexdigest()
+def dedupe_key(tenant: str, call_id: str, seq: int, channel: str, recipient: str) -> str:
+    """Stable per (event, recipient): receivers drop a message whose key they have seen.
+    The parts are hashed as a JSON array, so no two different keys can give one text."""
+    parts = json.dumps([tenant, call_id, seq, channel, recipient], ensure_ascii=True)
+    digest = hashlib.sha256(parts.encode()).hexdigest()
     return f"ccp-{digest[:32]}"
 
 
 def enqueue(
-    conn: Connection, tenant_id: int, tenant: str, decision: Decision, now: datetime
+    conn: Connection,
+    tenant_id: int,
+    tenant: str,
+    decision: Decision,
+    now: datetime,
+    *,
+    first: int = 0,
 ) -> int:
-    """Write the decision's events (with their resolved roles and recipients) to the outbox."""
+    """Write the decision's events (with their resolved roles and recipients) to the outbox,
+    keyed (tenant, call id, ``first`` + n)."""
     rows = []
     for n, event in enumerate(decision.events):
         notice = decision.notify[n] if n < len(decision.notify) else None
@@ -75,7 +92,8 @@ def enqueue(
         rows.append(
             {
                 "tenant_id": tenant_id,
-                "event_key": f"{tenant}/{decision.call}/{n}",
+                "call_id": decision.call,
+                "seq": first + n,
                 "type": event.type,
                 "payload": json.dumps(payload, sort_keys=True),
                 "created_at": now,
@@ -128,7 +146,8 @@ def _due(tenant_id: int, now: datetime) -> sa.Select[Any]:
             deliveries.c.channel,
             deliveries.c.recipient,
             deliveries.c.attempts,
-            outbox.c.event_key,
+            outbox.c.call_id,
+            outbox.c.seq,
             outbox.c.payload,
         )
         .join(outbox, outbox.c.id == deliveries.c.outbox_id)
@@ -143,17 +162,12 @@ def _due(tenant_id: int, now: datetime) -> sa.Select[Any]:
 
 
 def _jobs(rows: Iterable[Any]) -> list[Job]:
-    return [
-        Job(
-            r.id,
-            r.channel,
-            r.recipient,
-            dedupe_key(r.event_key, r.channel, r.recipient),
-            r.attempts,
-            json.loads(r.payload),
-        )
-        for r in rows
-    ]
+    jobs = []
+    for r in rows:
+        payload = json.loads(r.payload)
+        key = dedupe_key(payload["tenant"], r.call_id, r.seq, r.channel, r.recipient)
+        jobs.append(Job(r.id, r.channel, r.recipient, key, r.attempts, payload))
+    return jobs
 
 
 def pending(conn: Connection, tenant_id: int, now: datetime) -> list[Job]:
@@ -168,16 +182,16 @@ def preview(
     the events not yet expanded would get."""
     jobs = pending(conn, tenant_id, now)
     events = conn.execute(
-        sa.select(outbox.c.event_key, outbox.c.payload)
+        sa.select(outbox.c.call_id, outbox.c.seq, outbox.c.payload)
         .where(outbox.c.tenant_id == tenant_id, outbox.c.expanded.is_(False))
         .order_by(outbox.c.id)
     ).all()
-    for event_key, raw in events:
+    for call_id, seq, raw in events:
         payload = json.loads(raw)
         for channel, target in channels:
             targets: Iterable[str] = payload["recipients"] if target is None else (target,)
             for recipient in targets:
-                key = dedupe_key(event_key, channel, recipient)
+                key = dedupe_key(payload["tenant"], call_id, seq, channel, recipient)
                 jobs.append(Job(0, channel, recipient, key, 0, payload))
     return jobs
 
@@ -190,9 +204,10 @@ def claim(
     lease: timedelta,
     limit: int,
     exclude: Collection[int] = (),
+    owner: str | None = None,
 ) -> list[Job]:
-    """Take up to ``limit`` due deliveries (not in ``exclude``) for ``lease``; other
-    deliverers skip them meanwhile."""
+    """Take up to ``limit`` due deliveries (not in ``exclude``) for ``lease``, held by
+    ``owner``; other deliverers skip them meanwhile."""
     query = _due(tenant_id, now).limit(limit)
     if exclude:
         query = query.where(deliveries.c.id.not_in(list(exclude)))
@@ -203,9 +218,24 @@ def claim(
         conn.execute(
             deliveries.update()
             .where(deliveries.c.id.in_([j.delivery_id for j in jobs]))
-            .values(claimed_until=now + lease)
+            .values(claimed_until=now + lease, claimed_by=owner)
         )
     return jobs
+
+
+def renew(conn: Connection, job: Job, owner: str, until: datetime) -> bool:
+    """Extend ``owner``'s lease of the delivery to ``until``; False when ``owner`` no
+    longer holds it (it expired and another deliverer took it, or it was sent)."""
+    done = conn.execute(
+        deliveries.update()
+        .where(
+            deliveries.c.id == job.delivery_id,
+            deliveries.c.claimed_by == owner,
+            deliveries.c.status == "pending",
+        )
+        .values(claimed_until=until)
+    )
+    return bool(done.rowcount)
 
 
 def mark_sent(conn: Connection, job: Job, now: datetime) -> None:
@@ -217,6 +247,7 @@ def mark_sent(conn: Connection, job: Job, now: datetime) -> None:
             sent_at=now,
             attempts=deliveries.c.attempts + 1,
             claimed_until=None,
+            claimed_by=None,
             last_error=None,
         )
     )
@@ -229,6 +260,7 @@ def mark_failed(
     values: dict[str, Any] = {
         "attempts": deliveries.c.attempts + 1,
         "claimed_until": None,
+        "claimed_by": None,
         "last_error": error[:2000],
     }
     if retry_at is None:
@@ -236,3 +268,60 @@ def mark_failed(
     else:
         values["next_attempt_at"] = retry_at
     conn.execute(deliveries.update().where(deliveries.c.id == job.delivery_id).values(**values))
+
+
+def dead(conn: Connection, tenant_id: int) -> list[dict[str, Any]]:
+    """Deliveries given up on (``dead``: ``max_attempts`` failed attempts), oldest first."""
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.channel,
+            deliveries.c.recipient,
+            deliveries.c.attempts,
+            deliveries.c.last_error,
+            deliveries.c.next_attempt_at,
+            outbox.c.call_id,
+            outbox.c.type,
+        )
+        .join(outbox, outbox.c.id == deliveries.c.outbox_id)
+        .where(outbox.c.tenant_id == tenant_id, deliveries.c.status == "dead")
+        .order_by(deliveries.c.id)
+    ).all()
+    return [
+        {
+            "delivery": r.id,
+            "event": r.type,
+            "call": r.call_id,
+            "channel": r.channel,
+            "recipient": r.recipient,
+            "attempts": r.attempts,
+            "error": r.last_error,
+        }
+        for r in rows
+    ]
+
+
+def dead_count(conn: Connection, tenant_id: int) -> int:
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(deliveries.join(outbox, outbox.c.id == deliveries.c.outbox_id))
+        .where(outbox.c.tenant_id == tenant_id, deliveries.c.status == "dead")
+    ).scalar_one()
+    return int(count)
+
+
+def revive(
+    conn: Connection, tenant_id: int, now: datetime, ids: Collection[int] | None = None
+) -> int:
+    """Put dead deliveries (all, or those in ``ids``) back in the queue, due now, with a
+    fresh attempt count. Returns how many."""
+    events = sa.select(outbox.c.id).where(outbox.c.tenant_id == tenant_id)
+    query = deliveries.update().where(
+        deliveries.c.status == "dead", deliveries.c.outbox_id.in_(events)
+    )
+    if ids is not None:
+        query = query.where(deliveries.c.id.in_(list(ids)))
+    done = conn.execute(
+        query.values(status="pending", attempts=0, next_attempt_at=now, claimed_until=None)
+    )
+    return int(done.rowcount)

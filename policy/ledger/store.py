@@ -11,6 +11,7 @@ which ran.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -33,12 +34,15 @@ __all__ = [
     "metadata",
     "outbox",
     "pool_usage",
+    "purchases",
     "redact",
     "schema_migrations",
+    "sessions",
     "tenants",
 ]
 
 SQLITE_BUSY_TIMEOUT = 60.0  # seconds a writer waits for the database lock
+LOCK_TIMEOUT = 60.0  # PostgreSQL: seconds a writer waits for a row lock (lock_timeout)
 
 
 class Money(sa.types.TypeDecorator[Decimal]):
@@ -108,7 +112,7 @@ tenants = sa.Table(
     sa.Column("country", sa.String(2), nullable=False),
     sa.Column("billing_country", sa.String(2), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    # spent beyond every lot (a credits call is charged in full, SPEC Evaluation);
+    # spent beyond every lot (a credits call is charged in full: Evaluation, docs/reference.md);
     # the next lot pays it back first
     sa.Column("overdraft", Money, nullable=False),
     sa.Column("failing", sa.Boolean, nullable=False),  # inside a failed-recharge episode
@@ -187,11 +191,14 @@ outbox = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("event_key", sa.String(300), nullable=False, unique=True),
+    # an event's key is (tenant, call id, n): separate columns, never one joined string
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # the event's place among the call's
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON: event, call, roles, recipients
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expanded", sa.Boolean, nullable=False),  # deliveries created
+    sa.UniqueConstraint("tenant_id", "call_id", "seq", name="uq_outbox_event"),
 )
 
 deliveries = sa.Table(
@@ -206,18 +213,77 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("claimed_until", UTCDateTime, nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String(40), nullable=True),  # the lease holder (a run's id)
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
 
 
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    # Money asked of the payment provider: recorded (pending, committed) before the provider
+    # is called, resolved after it answered; a pending one is resolved by asking again with
+    # the same key (recovery).
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # purchase | recharge
+    sa.Column("ref", sa.String(200), nullable=False),  # the purchase id or the call id
+    sa.Column("attempt", sa.Integer, nullable=False),  # 1, 2… for one call's recharges
+    sa.Column("key", sa.String(800), nullable=False),  # the idempotency key sent
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | paid | refused
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("reference", sa.String(200), nullable=True),  # the provider's reference
+    sa.Column("reason", sa.Text, nullable=True),  # why refused
+    # paid: credited by the call's charge ("charge") or on its own ("alone")
+    sa.Column("credited", sa.String(20), nullable=True),
+    sa.Column("lot_id", sa.Integer, nullable=True),
+    sa.UniqueConstraint("tenant_id", "kind", "ref", "attempt", name="uq_purchases_ref"),
+    sa.Index("ix_purchases_status", "tenant_id", "status"),
+)
+
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    # one online-charging session per tenant and call id (version 6): what it holds while
+    # the call is up, released when it ends or expires (the charge row then says the rest)
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("call", sa.Text, nullable=False),  # the call as begun, JSON (fixed at begin)
+    sa.Column("status", sa.String(10), nullable=False),  # open | ended | expired
+    sa.Column("begun_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),  # pool month of the call's start
+    sa.Column("granted", sa.Integer, nullable=True),  # T, seconds granted so far (None: free)
+    sa.Column("used", sa.Integer, nullable=False),  # last reported seconds used
+    sa.Column("hold", Money, nullable=False),  # credits held: cost(T)
+    sa.Column("pool", sa.String(200), nullable=True),  # pool the minutes are held in
+    sa.Column("minutes", sa.Integer, nullable=False),  # pool minutes held
+    sa.Column("valid_until", UTCDateTime, nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=True),  # valid_until + grace
+    sa.Column("final", sa.Boolean, nullable=False),
+    sa.Column("recharge_tried", sa.Boolean, nullable=False),  # one attempt per session
+    sa.Column("recharged", Money, nullable=False),  # bought by a recharge the hold triggered
+    sa.Column("grant", sa.Text, nullable=False),  # the last grant, JSON
+    sa.UniqueConstraint("tenant_id", "call_id", name="uq_sessions_tenant_call"),
+    sa.Index("ix_sessions_open", "tenant_id", "status"),
+)
+
+
+_USERINFO = re.compile(r"(?P<user>//[^/?#@:]*):[^/?#]*@")
+
+
 def redact(url: str) -> str:
-    """The URL with any password hidden (for messages)."""
+    """The URL with any password hidden (for messages), even when it cannot be parsed."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return url
+        return _USERINFO.sub(r"\g<user>:***@", url)
 
 
 def parse_url(url: str) -> URL:
@@ -226,7 +292,7 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise LedgerError(
-            f"malformed database URL '{url}': {exc}",
+            f"malformed database URL '{redact(url)}': {str(exc).replace(url, redact(url))}",
             hint="use sqlite:///path/to/ccpolicy.db or postgresql://user@host:5432/dbname",
             code="bad-url",
         ) from None
@@ -235,10 +301,10 @@ def parse_url(url: str) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
-            raise LedgerError(f"unsupported SQLite driver in '{url}'", code="bad-url")
+            raise LedgerError(f"unsupported SQLite driver in '{redact(url)}'", code="bad-url")
         if not parsed.database or parsed.database == ":memory:":
             raise LedgerError(
-                f"'{url}' names no database file (an in-memory ledger would not persist)",
+                f"'{redact(url)}' names no database file (an in-memory ledger would not persist)",
                 hint="use sqlite:///path/to/ccpolicy.db",
                 code="bad-url",
             )
@@ -266,6 +332,8 @@ def connect(url: str, *, create: bool) -> Engine:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise LedgerError(f"cannot open database '{path}': no directory '{folder}'")
+        if create and not os.path.exists(path):
+            _create_private(path)
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
@@ -275,10 +343,25 @@ def connect(url: str, *, create: bool) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
+    options = parsed.query.get("options", "")
+    if "lock_timeout" not in str(options):  # the URL's own setting wins
+        extra = f"-c lock_timeout={int(LOCK_TIMEOUT * 1000)}"
+        parsed = parsed.update_query_dict({"options": f"{options} {extra}".strip()})
     try:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise LedgerError(f"cannot use database '{redact(url)}': {exc}", code="bad-url") from None
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600); SQLite gives
+    its -wal and -shm files the same permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process created it first
+    except OSError as exc:
+        raise LedgerError(f"cannot create database '{path}': {exc.strerror}") from None
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -33,14 +34,22 @@ class Inbox:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+class HeldPortController(Controller):
+    """An SMTP server on a socket bound to port 0 before the test starts: until the server
+    listens, connections to the port are refused, and the port is never released for
+    another process to take in between."""
+
+    def __init__(self, handler: Any, sock: socket.socket) -> None:
+        self.sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
 
 
-def charged_ledger(url: str, engine: policy.Engine) -> tuple[Ledger, set[tuple[str, str]]]:
+def charged_ledger(
+    url: str, engine: policy.Engine
+) -> tuple[Ledger, set[tuple[tuple[str, str, int], str]]]:
     """A ledger whose calls raised several events; returns the expected (event, recipient)."""
     ledger = Ledger(url, engine=engine, tenant=make_tenant())
     ledger.init(month=MONTH)
@@ -49,7 +58,7 @@ def charged_ledger(url: str, engine: policy.Engine) -> tuple[Ledger, set[tuple[s
         decision = ledger.charge(make_call(f"c{i}", duration=7200))
         for n, notice in enumerate(decision.notify):
             for email in notice.recipients:
-                expected.add((f"contoso/c{i}/{n}", email))
+                expected.add((("contoso", f"c{i}", n), email))
     assert len(expected) >= 4
     return ledger, expected
 
@@ -58,24 +67,26 @@ def test_smtp_down_then_back(db_url: str, engine: policy.Engine) -> None:
     from policy.ledger.outbox import dedupe_key
 
     ledger, expected = charged_ledger(db_url, engine)
-    keys = {dedupe_key(event, "email", rcpt): rcpt for event, rcpt in expected}
-    port = free_port()
-    smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
-    with ledger:
-        preview = ledger.notify([smtp], dry_run=True)
-        assert {(j.dedupe_key, j.recipient) for j in preview.pending} == set(keys.items())
-        down = ledger.notify([smtp], retry=NOW)  # nobody listens: every attempt fails
-        assert not down.sent and len(down.failed) == len(expected)
-        inbox = Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        try:
-            back = ledger.notify([smtp], retry=NOW)
-            again = ledger.notify([smtp], retry=NOW)
-        finally:
-            controller.stop()
-        assert len(back.sent) == len(expected) and not back.failed
-        assert not again.sent and not again.failed
+    keys = {dedupe_key(*event, "email", rcpt): rcpt for event, rcpt in expected}
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = held.getsockname()[1]
+        smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+        with ledger:
+            preview = ledger.notify([smtp], dry_run=True)
+            assert {(j.dedupe_key, j.recipient) for j in preview.pending} == set(keys.items())
+            down = ledger.notify([smtp], retry=NOW)  # nobody listens: every attempt fails
+            assert not down.sent and len(down.failed) == len(expected)
+            inbox = Inbox()
+            controller = HeldPortController(inbox, held)  # now it listens, on that port
+            controller.start()
+            try:
+                back = ledger.notify([smtp], retry=NOW)
+                again = ledger.notify([smtp], retry=NOW)
+            finally:
+                controller.stop()
+            assert len(back.sent) == len(expected) and not back.failed
+            assert not again.sent and not again.failed
     counts = Counter(inbox.received)
     assert set(counts) == set(keys.items())  # none lost
     assert max(counts.values()) == 1  # none twice to the same recipient for the same event
@@ -151,3 +162,95 @@ def test_webhook_down_is_retried_later_not_now(
         assert not later.sent and not later.failed and len(Flaky.posts) == posts  # not due
         Flaky.failures_left = 0
         assert not ledger.notify([hook]).sent  # still waiting for its backoff
+
+
+class SlowInbox(Inbox):
+    """An SMTP peer that takes its time over every message."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_notifiers_and_a_slow_smtp_peer_send_each_mail_once(
+    db_url: str, engine: policy.Engine
+) -> None:
+    from datetime import timedelta
+
+    ledger, expected = charged_ledger(db_url, engine)
+    ledger.close()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    inbox = SlowInbox(0.3)
+    controller = HeldPortController(inbox, held)
+    controller.start()
+    reports = []
+    errors: list[BaseException] = []
+
+    def notifier() -> None:
+        try:
+            smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+            with Ledger(db_url, engine=engine, tenant=make_tenant()) as mine:
+                # the whole batch takes longer than one lease: leases must be per delivery
+                reports.append(mine.notify([smtp], lease=timedelta(seconds=1.0)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    assert len(expected) >= 8
+    try:
+        first, second = threading.Thread(target=notifier), threading.Thread(target=notifier)
+        first.start()
+        # the second starts once the first has worked longer than one lease (4 × 0.3 s)
+        while len(inbox.received) < 4 and first.is_alive():
+            time.sleep(0.01)
+        second.start()
+        first.join()
+        second.join()
+    finally:
+        controller.stop()
+        held.close()
+    assert not errors
+    counts = Counter(inbox.received)
+    assert len(counts) == len(expected)  # none lost
+    assert max(counts.values()) == 1  # none sent twice
+    assert sum(len(r.sent) for r in reports) == len(expected)
+
+
+def test_a_killed_notifiers_deliveries_are_claimable_after_its_lease(
+    db_url: str, engine: policy.Engine
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from policy.ledger import outbox
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    ledger, expected = charged_ledger(db_url, engine)
+    with ledger, ledger._tx() as conn:  # a notifier claims a batch, then is killed
+        tid = ledger._tenant_row(conn, lock=False).id
+        outbox.expand(conn, tid, [("email", None)], now)
+        taken = outbox.claim(conn, tid, now, lease=timedelta(seconds=30), limit=1000)
+    assert len(taken) == len(expected)
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    inbox = Inbox()
+    controller = HeldPortController(inbox, held)
+    controller.start()
+    smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+    try:
+        soon = Ledger(db_url, engine=engine, tenant=make_tenant(), clock=lambda: now)
+        with soon:
+            assert soon.notify([smtp]).sent == []  # still leased
+        later = now + timedelta(seconds=31)
+        with Ledger(db_url, engine=engine, tenant=make_tenant(), clock=lambda: later) as led:
+            assert len(led.notify([smtp]).sent) == len(expected)
+    finally:
+        controller.stop()
+        held.close()
