@@ -42,7 +42,7 @@ def call_text(call_id: str) -> str:
         (
             "calls.jsonl",
             f"{call_text('a')}\n\n{call_text('x' + chr(92) + 'udc00y')}\n",
-            "calls.jsonl:3: [1].id",
+            "calls.jsonl:3: row 2: id",  # JSON Lines are streamed: located by row
         ),
         ("calls.json", call_text(chr(92) + "uDBFF"), "calls.json:1: id"),
     ],

@@ -515,6 +515,10 @@ def _own_call(cells: Mapping[str, str], where: Location, row: int) -> Call:
 def _mapping_call(item: object, row: int, line: int, record: str, source: str) -> Call | BadRow:
     if not isinstance(item, dict):
         return BadRow(row, line, "(row)", "a call must be an object with id, to, …", record)
+    lone = _lone_surrogate(item)
+    if lone is not None:  # JSON's "\ud800": text that can be neither printed nor stored
+        printable = record.encode("utf-8", "backslashreplace").decode("utf-8")
+        return BadRow(row, line, lone, _LONE_SURROGATE, printable)
     unknown = [k for k in item if k not in CALL_COLUMNS]
     if unknown:
         return BadRow(row, line, str(unknown[0]), f"unknown field '{unknown[0]}'", record)
@@ -522,6 +526,25 @@ def _mapping_call(item: object, row: int, line: int, record: str, source: str) -
         return call_from_fields(item, where=Location(source, line), row=row)
     except RowError as exc:
         return BadRow(row, line, exc.field, exc.reason, record)
+
+
+_LONE_SURROGATE = (
+    "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair), "
+    "which is not a character"
+)
+
+
+def _lone_surrogate(item: dict[Any, Any]) -> str | None:
+    """The field (``(row)`` for a key) whose text holds a lone surrogate, if any; ASCII
+    text is passed over at C speed."""
+    for key, value in item.items():
+        for text, field in ((key, "(row)"), (value, key)):
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return str(field).encode("utf-8", "backslashreplace").decode("utf-8")
+    return None
 
 
 def _jsonl_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:

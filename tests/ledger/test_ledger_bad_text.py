@@ -29,7 +29,8 @@ def test_lone_surrogate_call_id_is_refused_and_nothing_is_charged(
     code = main(["ledger", "charge", *common, "--calls", str(calls)])
     out, err = capsys.readouterr()
     assert code == 1 and out == ""
-    assert f"calls{suffix}:2: [1].id: text holds a lone UTF-16 surrogate" in err
+    where = "[1].id" if suffix == ".json" else "row 2: id"  # JSON Lines: streamed, by row
+    assert f"calls{suffix}:2: {where}: text holds a lone UTF-16 surrogate" in err
     assert "Traceback" not in err
     assert main(["ledger", "history", *common]) == 0
     out, _ = capsys.readouterr()
