@@ -105,7 +105,7 @@ def test_check_of_a_huge_pool_size_exits_1_without_traceback(
 def test_documents_above_the_size_limit_are_refused_before_parsing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert MAX_DOCUMENT_BYTES == 32 * 1024 * 1024  # documented in README and docs
+    assert MAX_DOCUMENT_BYTES == 64 * 1024 * 1024  # documented in README
     monkeypatch.setattr(policy.data.documents, "MAX_DOCUMENT_BYTES", 1000)
     big = tmp_path / "calls.yaml"
     big.write_text("- " + "x" * 2000 + "\n", encoding="utf-8")

@@ -54,9 +54,11 @@ __all__ = [
 MAX_ALIAS_EXPANSION = 100_000
 #: Nesting depth of YAML collections (no real data file comes close).
 MAX_DEPTH = 100
-#: Largest YAML or JSON document read: they are parsed whole (about 60 times their size
-#: in memory); larger files are refused before parsing. JSON Lines is read line by line.
-MAX_DOCUMENT_BYTES = 32 * 1024 * 1024
+#: Largest YAML or JSON document read: they are parsed whole (many times their size in
+#: memory); larger files are refused before parsing. JSON Lines is read line by line. The
+#: calls reader (``policy.rating.cdr.MAX_WHOLE_CALLS_BYTES``) holds whole calls files to
+#: this same limit.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 #: A ``\uD800``–``\uDFFF`` escape: the only way a lone surrogate gets into parsed text.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 

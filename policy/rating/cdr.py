@@ -35,6 +35,7 @@ from typing import IO, Any
 import yaml
 
 from policy.data.call import Call, new_call
+from policy.data.documents import MAX_DOCUMENT_BYTES
 from policy.language.source import display_name
 from policy.support.errors import Finding, InputError, Location, PolicyError, SchemaError
 from policy.support.files import read_bytes
@@ -680,7 +681,7 @@ def _yaml_calls(handle: CallStream, source: str) -> Iterator[Call | BadRow]:
 CALL_FORMATS = ("csv", "jsonl", "yaml", "json")
 #: YAML and JSON calls files are read whole to check them with exact field paths; above
 #: this size they are refused with a hint to use JSON Lines (streamed at constant memory).
-MAX_WHOLE_CALLS_BYTES = 64 * 1024 * 1024
+MAX_WHOLE_CALLS_BYTES = MAX_DOCUMENT_BYTES
 #: Bad rows reported before the rest are only counted.
 MAX_BAD_ROWS = 20
 #: A bad record is quoted up to this many characters.
