@@ -346,10 +346,14 @@ def test_report_schema_validates_failures_and_errors(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
+    # a test file names files inside its policy directory: a copy of northwind's
+    for source in NORTHWIND.iterdir():
+        if source.is_file():
+            (tmp_path / source.name).write_bytes(source.read_bytes())
     (tmp_path / "broken_test.yaml").write_text("tenant: [\n", encoding="utf-8")
     (tmp_path / "wrong_test.yaml").write_text(
-        f"tenant: {NORTHWIND / 'tenant.yaml'}\n"
-        f"rules: {NORTHWIND}\n"
+        "tenant: tenant.yaml\n"
+        "rules: .\n"
         "tests:\n"
         "  - name: wrong on purpose\n"
         "    calls:\n"
