@@ -137,7 +137,7 @@ def bundled_test_count() -> int:
 
 
 def test_bundled_rules_pass_with_full_coverage(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--coverage", "--threshold", "100")
+    code, out, _ = run(capsys, "bundled", "--coverage", "--threshold", "100")
     assert code == 0, out
     assert out.splitlines()[-1] == f"{bundled_test_count()} passed, 0 failed"
     assert "coverage: 100.0%" in out
@@ -147,7 +147,7 @@ def test_bundled_rules_pass_with_full_coverage(capsys: pytest.CaptureFixture[str
 def test_bundled_coverage_covers_every_scenario_pool_and_route(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = run(capsys, "--coverage", "--format", "json")
+    code, out, _ = run(capsys, "bundled", "--coverage", "--format", "json")
     assert code == 0
     coverage = json.loads(out)["coverage"]
     assert coverage["percent"] == 100.0 and coverage["covered"] == coverage["total"]
@@ -161,8 +161,8 @@ def test_bundled_coverage_covers_every_scenario_pool_and_route(
 
 
 def test_coverage_does_not_change_the_results(capsys: pytest.CaptureFixture[str]) -> None:
-    _, plain, _ = run(capsys, "--format", "json")
-    _, observed, _ = run(capsys, "--format", "json", "--coverage")
+    _, plain, _ = run(capsys, "bundled", "--format", "json")
+    _, observed, _ = run(capsys, "bundled", "--format", "json", "--coverage")
     assert json.loads(plain)["tests"] == json.loads(observed)["tests"]
 
 

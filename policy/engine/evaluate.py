@@ -112,6 +112,7 @@ class Engine:
             return last[1]
         binding = self._bindings.get(tenant)
         if binding is None:
+            binding = Binding(self.policy, tenant)  # unknown names first: the likelier cause
             currency = self.ratecard.currency
             if currency is not None and currency != tenant.currency:
                 raise SchemaError(
@@ -121,7 +122,6 @@ class Engine:
                     path="currency",
                     hint="use a rate card in the tenant's currency (reference rule R12)",
                 )
-            binding = Binding(self.policy, tenant)
             self._bindings[tenant] = binding
         self._last = (tenant, binding)
         return binding

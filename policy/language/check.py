@@ -17,6 +17,7 @@ from policy.language import ast
 from policy.language.catalog import Catalog
 from policy.language.vocabulary import (
     BUILTIN_DENIALS,
+    CAPABILITY_TARGETS,
     CONTEXTS,
     DESTINATION_KINDS,
     EVENTS,
@@ -120,6 +121,8 @@ def build_catalog(modules: Iterable[ast.Module]) -> tuple[Catalog, list[Finding]
                     catalog.scenarios.append(stmt)
             elif isinstance(stmt, ast.Notify):
                 catalog.notifies.append(stmt)
+            elif isinstance(stmt, ast.Capability):
+                catalog.capability_statements.append(stmt)
     return catalog, report.findings
 
 
@@ -362,6 +365,28 @@ def _check_notify(catalog: Catalog, report: _Reporter) -> None:
                 report.unknown("role", role, catalog.roles)
 
 
+def _check_capabilities(catalog: Catalog, report: _Reporter) -> None:
+    """A target is a plan, a conferencing pool or a capability word, given one code."""
+    known = [*catalog.plans, *catalog.shared_pools, *CAPABILITY_TARGETS]
+    seen: dict[str, ast.Span] = {}
+    for stmt in catalog.capability_statements:
+        if not stmt.code.strip():
+            report.add(stmt.span, "a capability code must not be empty")
+        for target in stmt.targets:
+            if target.value not in known:
+                report.unknown("capability target", target, known)
+            elif target.value in seen:
+                first = seen[target.value]
+                report.add(
+                    target.span,
+                    f"'{target.value}' already has a capability code",
+                    hint=f"first given at {first.file}:{first.line}",
+                    code="duplicate",
+                )
+            else:
+                seen[target.value] = target.span
+
+
 def _check_unused(catalog: Catalog, report: _Reporter) -> None:
     used_regions: set[str] = set()
     used_denials: set[str] = set()
@@ -405,6 +430,7 @@ PASSES: tuple[Pass, ...] = (
     _check_credits_licence,
     _check_scenarios,
     _check_notify,
+    _check_capabilities,
     _check_unused,
 )
 

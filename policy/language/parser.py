@@ -59,7 +59,7 @@ _WORDS = {
 
 _STATEMENT_WORDS = (
     "zone, domestic area, licence, credits licence, role, denial, plan, "
-    "conferencing pool, scenario or notify"
+    "conferencing pool, scenario, notify or capability"
 )
 
 
@@ -124,6 +124,10 @@ def _hint_for(raw: str, expected: list[str]) -> str | None:
     return None
 
 
+#: Terminals that can start a condition: expected together, a condition is missing.
+_CONDITION_STARTS = frozenset(("INBOUND", "OUTBOUND", "DESTINATION", "CALLER", "LPAR", "NOT"))
+
+
 def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySyntaxError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
@@ -140,6 +144,18 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
     else:
         found = "the end of the file"
     expected = _expected(exc)  # type: ignore[arg-type]
+    wanted = set(getattr(exc, "expected", ()) or ())
+    if wanted >= _CONDITION_STARTS and isinstance(exc, UnexpectedToken):
+        # `when inbound and then free`: the parser wants a condition, not a statement
+        history = getattr(exc, "token_history", None) or ()
+        after = f" after '{history[-1]}'" if history else ""
+        return PolicySyntaxError(
+            f"a condition is missing{after} (found {found})",
+            location=Location(file, line, column),
+            source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            hint="a condition such as: outbound, from user, destination is international, "
+            "user has calling plan, not (…)",
+        )
     if expected and len(expected) <= 12:
         message = f"unexpected {found}; expected {', '.join(expected)}"
     else:
@@ -350,6 +366,11 @@ class _Builder(Transformer[Token, Any]):
 
     def roles(self, items: list[Token]) -> tuple[str, tuple[ast.Name, ...]]:
         return ("roles", tuple(self._name(t) for t in items))
+
+    @v_args(meta=True)
+    def capability(self, meta: Any, items: list[Any]) -> ast.Capability:
+        targets = tuple(self._name(t) for t in items[1:])
+        return ast.Capability(self._string(items[0]), targets, self._span(meta))
 
     @v_args(meta=True)
     def notify(self, meta: Any, items: list[Any]) -> ast.Notify:
