@@ -164,8 +164,11 @@ def register(commands: Any) -> None:
     recover = actions.add_parser(
         "recover",
         parents=[common],
-        help="resolve pending purchases (a crash between the provider's answer and the "
-        "ledger's commit) by asking the provider again with the same key",
+        help="resolve pending purchases by asking the provider again",
+        description="Resolve the purchases a crash (or a provider that did not answer in "
+        "time) left pending between the payment provider's answer and the ledger's commit: "
+        "ask the provider again with the same idempotency key and credit what it took, "
+        "once. " + _EXITS,
     )
     recover.add_argument(
         "--older-than",
@@ -179,7 +182,8 @@ def register(commands: Any) -> None:
         parents=[common],
         help="deliver pending events",
         description="Deliver the pending notifications (e-mail to the roles' holders, "
-        "webhooks), retrying failed ones later. Exit 0 delivered (or nothing to do), "
+        "webhooks), retrying failed ones later; --dead lists those given up on, --revive "
+        "re-queues them. Exit 0 delivered (or nothing to do), "
         "1 a delivery failed or bad input, 2 usage, 3 the 'ledger' extra is missing.",
     )
     for choice in actions._choices_actions:  # every action's --help says what it does

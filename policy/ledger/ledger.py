@@ -156,6 +156,7 @@ class Ledger(SessionsMixin):
         self._init_sessions(quota, grace)
         self._recovery_due = False  # a pending purchase of another writer was seen
         self._waiting_for = 0  # the purchase another call's recharge waits for
+        self.last_recovery_error: str | None = None  # why a write's recovery stopped
         if engine is None:
             from policy.pipeline import load
 
@@ -456,7 +457,7 @@ class Ledger(SessionsMixin):
                 continue
             if isinstance(outcome, Charged):
                 if self._recovery_due:
-                    self.recover()
+                    self._recover_quietly()
                 return outcome
             if outcome == _WAIT:  # another call's recharge is with the provider
                 deadline = deadline or time.monotonic() + self.payment_timeout
@@ -815,7 +816,7 @@ class Ledger(SessionsMixin):
         pending = (
             f"the {purchase.kind} of {purchase.amount} {tenant.currency} stays pending; the "
             "next write of this tenant or `ccpolicy ledger recover` asks again with the same "
-            "key, and the call can be charged again then"
+            "key; the call or purchase can be tried again then"
         )
         if not answer:
             raise LedgerError(
@@ -892,6 +893,18 @@ class Ledger(SessionsMixin):
             .where(purchases.c.id == purchase.id)
             .values(credited="alone" if kind == "recharge" else "fund", lot_id=lot_id)
         )
+
+    def _recover_quietly(self) -> bool:
+        """Recovery as a side effect of a write: best effort, the write's own result
+        stands; what could not be resolved stays pending (``last_recovery_error`` says
+        why) for the next write or ``ledger recover``. True if it ran through."""
+        try:
+            self.recover()
+        except LedgerError as exc:
+            self.last_recovery_error = exc.finding.message
+            return False
+        self.last_recovery_error = None
+        return True
 
     def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]:
         """Resolve this tenant's pending purchases (a process died, or the provider timed
@@ -1087,7 +1100,7 @@ class Ledger(SessionsMixin):
                     )
                 purchase = self._new_purchase(conn, row.id, "purchase", key, 1, value, self.clock())
         if self._recovery_due:
-            self.recover()
+            self._recover_quietly()
         result = (
             PaymentResult(False, purchase.reason)
             if purchase.status == "refused"
@@ -1118,9 +1131,8 @@ class Ledger(SessionsMixin):
             self._expire(conn, row, now)
             self._recovery_due = self._has_pending(conn, row.id, None)
             report = self._report(conn, row, now)
-        if not self._recovery_due:
+        if not self._recovery_due or not self._recover_quietly():
             return report
-        self.recover()
         with self._tx(write=False) as conn:
             return self._report(conn, self._tenant_row(conn, lock=False), self.clock())
 
