@@ -26,8 +26,9 @@ from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
 from policy.engine.compile import describe
 from policy.engine.decision import Decision
-from policy.engine.evaluate import ENGINE, Engine, Route, origin_calling_code
+from policy.engine.evaluate import Engine, origin_calling_code
 from policy.engine.facts import Facts
+from policy.engine.route import ENGINE, Route
 from policy.language import ast
 from policy.language.source import display_name
 from policy.pricing.tariffs import Tariff
