@@ -11,9 +11,9 @@ never changes the tenant, :meth:`Engine.run` carries state from call to call.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from policy.data.call import Call
 from policy.data.numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
@@ -31,6 +31,8 @@ from policy.pricing.ratecard import RateCard
 from policy.support.errors import EvaluationError, Location, SchemaError
 
 __all__ = ["Engine"]
+
+T = TypeVar("T")
 
 _EMPTY: frozenset[str] = frozenset()
 _MAX_ROUTES = 200_000
@@ -55,6 +57,7 @@ class Observation(NamedTuple):
     origin: NumberInfo | None  # the calling number, when the call gives one
     origin_country: str | None  # its country; for outbound calls without one, ``region``
     shares: bool  # caller and number share a country calling code (or a short code)
+    origin_code: int  # the country calling code the call comes from (0: unknown)
 
 
 def origin_country_of(direction: str, origin: NumberInfo | None, region: str) -> str | None:
@@ -130,19 +133,36 @@ class Engine:
         """Decide calls in order against an in-memory copy of the tenant (reference: Evaluation):
         permitted calls use pool minutes and credits, trigger recharges and notifications
         for later calls. A repeated call id returns the first decision and changes nothing."""
+        return self.replay(calls, tenant, self._step)
+
+    def replay(
+        self,
+        calls: Iterable[Call | Mapping[str, Any]],
+        tenant: Tenant,
+        step: Callable[[Call, Binding, State], T],
+        repeat: Callable[[T], T] | None = None,
+    ) -> Iterator[T]:
+        """The one run loop: ``step(call, binding, state)`` for each call in order, against
+        an in-memory copy of the tenant's state, each call's month begun first. A repeated
+        call id (reference rule R15) does not step again: it yields the first result (or
+        ``repeat(first)``). :meth:`run` steps with :meth:`decide`; explanations and policy
+        tests step with their own observers around it."""
         binding = self.bind(tenant)
         state = binding.initial.copy()
-        seen: dict[str, Decision] = {}
+        seen: dict[str, T] = {}
         for raw in calls:
             call = _as_call(raw)
             state.begin(call.month)
             earlier = seen.get(call.id)
             if earlier is not None:
-                yield earlier
+                yield earlier if repeat is None else repeat(earlier)
                 continue
-            decision = self._decide(call, binding, state, commit=True)[0]
-            seen[call.id] = decision
-            yield decision
+            result = step(call, binding, state)
+            seen[call.id] = result
+            yield result
+
+    def _step(self, call: Call, b: Binding, state: State) -> Decision:
+        return self._decide(call, b, state, commit=True)[0]
 
     def check_call(self, call: Call, tenant: Tenant) -> None:
         """Raise a located error if the call's numbers are impossible (used before a run)."""
@@ -237,7 +257,7 @@ class Engine:
         if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
             return self.verdicts.engine_denial(call, b, state, "unknown_user", unknown), None
         seen = self._observe(call, b, user)
-        region, number, _, origin_country, shares = seen
+        region, number, _, origin_country, shares, _ = seen
         # The situation: everything the rules can see. number[2:7] is the number's
         # country, calling code, type, emergency and short-code flags (NumberInfo order).
         key: tuple[Any, ...] = (
@@ -276,7 +296,7 @@ class Engine:
         origin_code = origin_calling_code(call.direction, origin, number, own_code)
         origin_country = origin_country_of(call.direction, origin, region)
         shares = number.short_code or number.calling_code == origin_code
-        return _new(Observation, (region, number, origin, origin_country, shares))
+        return _new(Observation, (region, number, origin, origin_country, shares, origin_code))
 
     def _facts(
         self,
@@ -309,6 +329,14 @@ class Engine:
             )
         return facts
 
+    def observe(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Observation:
+        """What the engine observes of ``call`` before the rules (the caller's region, the
+        numbers, where the call comes from): the same observation decisions are made on."""
+        call = _as_call(call)
+        b = self.bind(tenant)
+        user = b.users.get(call.user.lower()) if call.user else None
+        return self._observe(call, b, user)
+
     def situation(
         self, call: Call | Mapping[str, Any], tenant: Tenant, state: State | None = None
     ) -> tuple[Facts, Route]:
@@ -318,7 +346,7 @@ class Engine:
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
-        region, number, _, origin_country, shares = self._observe(call, b, user)
+        region, number, _, origin_country, shares, _ = self._observe(call, b, user)
         facts = self._facts(call, b, state, user, region, number, origin_country, shares)
         return facts, self._route(facts, user)
 

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from policy.data.call import Call
-from policy.data.numbers import NON_GEOGRAPHIC, classify
+from policy.data.numbers import NON_GEOGRAPHIC
 from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
 from policy.engine.compile import describe
 from policy.engine.decision import Decision
-from policy.engine.evaluate import Engine, origin_calling_code
+from policy.engine.evaluate import Engine
 from policy.engine.facts import Facts
 from policy.engine.route import ENGINE, Route
 from policy.language import ast
@@ -80,13 +80,10 @@ class _Context:
         self.facts = facts
         self.catalog = engine.policy.catalog
         self.user: BoundUser | None = b.users.get(call.user.lower()) if call.user else None
-        self.location = self.user.location if self.user else b.tenant.country
         self.currency = b.tenant.currency
-        own_code = self.user.calling_code if self.user else b.tenant_calling_code
-        origin = classify(call.from_, self.location) if call.from_ else None
-        self.origin_code: int | None = (
-            origin_calling_code(call.direction, origin, facts.number, own_code) or None
-        )
+        seen = engine.observe(call, b.tenant)  # what the decision is made on, not derived again
+        self.origin_code: int | None = seen.origin_code or None
+        self.location = seen.region
         self.balance = state.balance
         self.failing = state.failing
         refs = self.user.pools if self.user else b.shared_pools
@@ -562,19 +559,12 @@ def explain_run(
     engine: Engine, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant
 ) -> Iterator[Explanation]:
     """Decide ``calls`` in order (``Engine.run`` semantics) and explain each decision."""
-    b = engine.bind(tenant)
-    state = b.initial.copy()
-    seen: dict[str, Explanation] = {}
-    for raw in calls:
-        call = raw if isinstance(raw, Call) else Call.from_dict(raw)
-        state.begin(call.month)
-        earlier = seen.get(call.id)
-        if earlier is not None:
-            yield replace(earlier, repeat=True)
-            continue
-        explanation = _explain(engine, b, state, call)
-        seen[call.id] = explanation
-        yield explanation
+    return engine.replay(
+        calls,
+        tenant,
+        lambda call, b, state: _explain(engine, b, state, call),
+        lambda earlier: replace(earlier, repeat=True),
+    )
 
 
 # ---- text ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from policy.data.call import Call, calls_from_document
 from policy.data.documents import Document, load_document
 from policy.data.tenant import Tenant
+from policy.engine.binding import Binding, State
 from policy.engine.compile import CompiledPolicy
 from policy.engine.decision import Decision, TraceEntry
 from policy.engine.evaluate import Engine
@@ -437,22 +438,15 @@ class Runner:
         observer = self.observer
         if observer is None:
             return list(engine.run(calls, tenant))
+
         # Engine.run, step by step, so the observer sees the facts before each decision.
-        state = engine.bind(tenant).initial.copy()
-        seen: dict[str, Decision] = {}
-        out: list[Decision] = []
-        for call in calls:
-            state.begin(call.month)
-            earlier = seen.get(call.id)
-            if earlier is not None:
-                out.append(earlier)
-                continue
+        def step(call: Call, b: Binding, state: State) -> Decision:
             facts, _ = engine.situation(call, tenant, state)
             decision = engine.decide(call, tenant, state)
-            seen[call.id] = decision
             observer.observe(engine.policy, facts, decision)
-            out.append(decision)
-        return out
+            return decision
+
+        return list(engine.replay(calls, tenant, step))
 
 
 def _render(findings: Sequence[Finding]) -> str:
