@@ -708,9 +708,15 @@ class _Settlement:
         duration = call.duration
         denial = self.credit_denial()
         cost: Decimal | None = None
+        limit: int | None = None
         if denial is None:
             if duration is None:
                 denial = None if self._covers() else "no_rate"
+                if denial is None:
+                    # reference rule 21: an authorization is never permitted for 0 seconds
+                    limit = self._max()
+                    if limit == 0:
+                        denial = "balance_exhausted"
             else:
                 number = self.number
                 cost = self.card.price(
@@ -739,7 +745,7 @@ class _Settlement:
                 "credits",
                 engine._zero,
                 None,
-                self._max(),
+                limit,
                 None,
                 self.balance,
                 self._events(),
