@@ -1,4 +1,4 @@
-"""The ``/v1`` routes: decide, charges, balance, sessions, reload.
+"""The ``/v1`` routes: decide, charges, balance, sessions (begin, update, end), reload.
 
 Ids in paths are percent-encoded segments (a SIP Call-ID may hold ``/``), so these routes
 are matched on the raw path, each segment decoded on its own (reference rule 31). Each
@@ -21,8 +21,10 @@ from starlette.responses import Response
 
 from policy.data.call import Call, call_from_mapping
 from policy.data.tenant import Tenant
+from policy.data.validation import validate
 from policy.engine.decision import Decision
 from policy.ledger import Ledger, LedgerError
+from policy.ledger.sessions import held, net_of
 from policy.service.bodies import read_json
 from policy.service.errors import ApiError, finding_record, from_policy_error
 from policy.service.state import Snapshot
@@ -134,10 +136,7 @@ _LEDGER_STATUS = {
     "schema-version": 503,
     "unknown-tenant": 503,
     "unknown-session": 404,
-    "not-found": 404,
     "conflict": 409,
-    "session-open": 409,
-    "session-ended": 409,
 }
 
 
@@ -149,10 +148,14 @@ def _ledger_error(exc: LedgerError) -> ApiError:
     return ApiError(status, exc.message, findings=findings)
 
 
+def _count(ctx: Context, decision: Decision, route: str) -> None:
+    ctx.service.metrics.decisions.labels(route, decision.paid_by, decision.denial or "").inc()
+
+
 def _decision(
     ctx: Context, decision: Decision, route: str, headers: dict[str, str] | None = None
 ) -> Response:
-    ctx.service.metrics.decisions.labels(route, decision.paid_by, decision.denial or "").inc()
+    _count(ctx, decision, route)
     return json_response(decision.to_dict(), headers=headers)
 
 
@@ -172,13 +175,15 @@ async def decide(ctx: Context) -> Response:
 
 def price(ledger: Ledger, call: Call) -> Decision:
     """``call`` (with a duration) priced as ``charge`` would price it against the ledger's
-    live state; nothing is written."""
+    live state net of the open sessions' holds (as ``authorize`` sees it); nothing is
+    written."""
     now = ledger.clock()
     with ledger._tx(write=False) as conn:
         row = ledger._tenant_row(conn, lock=False)
         lots = ledger._open_lots(conn, row.id)
         usage = ledger._usage(conn, row.id, call.month)
         state = ledger._state(row, lots, usage, call.month, now)
+        net_of(state, held(conn, row.id, call.month))
     return ledger.engine.decide(call, ledger._need_tenant(), state)
 
 
@@ -201,6 +206,41 @@ async def balance(ctx: Context) -> Response:
     assert ctx.ledger is not None
     report = await _in_thread(ctx.ledger.balance)
     return json_response(report.to_dict())
+
+
+async def begin(ctx: Context) -> Response:
+    """Open a session (a call about to connect) and grant it seconds; a denial stores none."""
+    call = await ctx.call()
+    assert ctx.ledger is not None
+    grant = await _in_thread(ctx.ledger.begin, call)
+    _count(ctx, grant.decision, "sessions")
+    return json_response(grant.to_dict())
+
+
+async def _used(ctx: Context) -> int:
+    body = await ctx.body()
+    findings = validate(body, "session-report", filename="<body>")
+    if findings:
+        raise ApiError(400, findings[0].message, findings=[finding_record(f) for f in findings])
+    used: int = body["used"]
+    return used
+
+
+async def update(ctx: Context) -> Response:
+    """Seconds used so far → a further grant."""
+    used = await _used(ctx)
+    assert ctx.ledger is not None
+    grant = await _in_thread(ctx.ledger.update, ctx.params["call_id"], used)
+    _count(ctx, grant.decision, "update")
+    return json_response(grant.to_dict())
+
+
+async def end(ctx: Context) -> Response:
+    """The call ended: release the hold, charge it; a repeated end returns the first decision."""
+    used = await _used(ctx)
+    assert ctx.ledger is not None
+    decision = await _in_thread(ctx.ledger.end, ctx.params["call_id"], used)
+    return _decision(ctx, decision, "end")
 
 
 async def reload(ctx: Context) -> Response:
@@ -227,5 +267,8 @@ ROUTES: tuple[Route, ...] = (
     _route("POST", "/v1/tenants/{tenant}/decide", "decide", decide),
     _route("POST", "/v1/tenants/{tenant}/charges", "charge", charges),
     _route("GET", "/v1/tenants/{tenant}/balance", "charge", balance),
+    _route("POST", "/v1/tenants/{tenant}/sessions", "charge", begin),
+    _route("POST", "/v1/tenants/{tenant}/sessions/{call_id}/update", "charge", update),
+    _route("POST", "/v1/tenants/{tenant}/sessions/{call_id}/end", "charge", end),
     _route("POST", "/v1/admin/reload", "admin", reload),
 )
