@@ -32,7 +32,7 @@ from policy.service.errors import ApiError, error_body, finding_record
 from policy.service.metrics import CONTENT_TYPE, Metrics
 from policy.service.openapi import docs_page, openapi_document
 from policy.service.routes import Context, json_response, match
-from policy.service.state import Holder, Settings
+from policy.service.state import Holder, Settings, Snapshot
 from policy.support.errors import Finding
 
 __all__ = ["Service", "create_app"]
@@ -125,7 +125,7 @@ async def readyz(request: Request) -> Response:
     )
 
 
-def _ping(snapshot: Any) -> None:
+def _ping(snapshot: Snapshot) -> None:
     for ledger in snapshot.ledgers.values():
         ledger.history(1)
         return
@@ -133,7 +133,17 @@ def _ping(snapshot: Any) -> None:
 
 async def metrics(request: Request) -> Response:
     service = _service(request)
+    snapshot = service.holder.current
+    if snapshot is not None:
+        with contextlib.suppress(Exception):  # the ledger is down: /readyz says so
+            counts = await to_thread.run_sync(_open_sessions, snapshot)
+            for tenant, count in counts.items():
+                service.metrics.open_sessions.labels(tenant).set(count)
     return Response(service.metrics.render(), media_type=CONTENT_TYPE)
+
+
+def _open_sessions(snapshot: Snapshot) -> dict[str, int]:
+    return {name: len(ledger.sessions()) for name, ledger in snapshot.ledgers.items()}
 
 
 async def openapi(request: Request) -> Response:

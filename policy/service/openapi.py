@@ -20,7 +20,7 @@ __all__ = ["SCHEMAS", "docs_page", "openapi_document"]
 
 _BASE = "https://ccpolicy.dev/schemas/"
 #: The schemas the API uses, by component name.
-SCHEMAS = {"call": "call", "decision": "decision", "balance": "balance", "error": "error"}
+SCHEMAS = ("call", "decision", "grant", "session-report", "balance", "error")
 
 
 def _component(name: str) -> str:
@@ -81,6 +81,13 @@ _TENANT = {
     "description": "The tenant id (its tenant file's `tenant:`), percent-encoded.",
     "schema": {"type": "string", "minLength": 1},
 }
+_CALL_ID = {
+    "name": "call_id",
+    "in": "path",
+    "required": True,
+    "description": "The session id (the call id), percent-encoded: a `/` is `%2F`.",
+    "schema": {"type": "string", "minLength": 1},
+}
 _SECURED: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
@@ -88,6 +95,10 @@ def _operations() -> dict[str, Any]:
     call_body = {
         "required": True,
         "content": {"application/json": {"schema": {"$ref": _component("call")}}},
+    }
+    report_body = {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": _component("session-report")}}},
     }
     tenant_errors = (400, 401, 403, 404, 413, 415, 503)
     return {
@@ -116,6 +127,51 @@ def _operations() -> dict[str, Any]:
                 "responses": {
                     "200": _json("decision", "the decision, charged"),
                     **_errors(*tenant_errors, 409),
+                },
+            }
+        },
+        "/v1/tenants/{tenant}/sessions": {
+            "post": {
+                "operationId": "begin",
+                "summary": "Begin a session for a call about to connect: a grant",
+                "description": "The call has no `duration`; the session id is the call id. A "
+                "denial is a 200 with `grant.seconds: 0` and stores no session; repeating the "
+                "same begin returns the open session's grant. Scope `charge`.",
+                "parameters": [_TENANT],
+                "security": _SECURED,
+                "requestBody": call_body,
+                "responses": {
+                    "200": _json("grant", "the grant"),
+                    **_errors(*tenant_errors, 409),
+                },
+            }
+        },
+        "/v1/tenants/{tenant}/sessions/{call_id}/update": {
+            "post": {
+                "operationId": "update",
+                "summary": "Report the seconds used so far: a further grant",
+                "description": "Scope `charge`.",
+                "parameters": [_TENANT, _CALL_ID],
+                "security": _SECURED,
+                "requestBody": report_body,
+                "responses": {
+                    "200": _json("grant", "the grant"),
+                    **_errors(*tenant_errors, 409),
+                },
+            }
+        },
+        "/v1/tenants/{tenant}/sessions/{call_id}/end": {
+            "post": {
+                "operationId": "end",
+                "summary": "The call ended after `used` seconds: the decision, charged",
+                "description": "Releases the hold and charges the call; a repeated end "
+                "returns the first decision. Scope `charge`.",
+                "parameters": [_TENANT, _CALL_ID],
+                "security": _SECURED,
+                "requestBody": report_body,
+                "responses": {
+                    "200": _json("decision", "the decision, charged"),
+                    **_errors(*tenant_errors),
                 },
             }
         },
@@ -241,7 +297,7 @@ _READY = {
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     components: dict[str, Any] = {}
-    for name in SCHEMAS.values():
+    for name in SCHEMAS:
         _embed(name, components)
     return {
         "openapi": "3.1.0",
