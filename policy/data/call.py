@@ -242,7 +242,7 @@ def _checked_call(
     if not validated:
         from policy.data.validation import validate  # jsonschema: only for data that needs it
 
-        plain = data if isinstance(data, dict) else dict(data)
+        plain = dict(data) if isinstance(data, Mapping) and not isinstance(data, dict) else data
         findings = validate(plain, "call", filename=source, line_of=lambda p: line)
         if findings:
             prefixed = tuple(_moved(f, _prefixed(path, f.path)) for f in findings)

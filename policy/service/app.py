@@ -218,7 +218,13 @@ class Observe:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
-            logs.event("error", logging.ERROR, request_id=request_id, error=type(exc).__name__)
+            logs.event(
+                "error",
+                logging.ERROR,
+                request_id=request_id,
+                error=type(exc).__name__,
+                where=_where(exc),
+            )
             if not sent:
                 body = json_response(error_body("internal", "internal error (logged)"), 500)
                 await body(scope, receive, send_with_id)
@@ -240,6 +246,14 @@ class Observe:
             if state.get("call"):
                 fields["call"] = state["call"]
             logs.event("request", **fields)
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost frame of an unexpected exception (file:line), for the log only."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else "?"
 
 
 _PLAIN = frozenset(("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"))
@@ -289,8 +303,11 @@ def create_app(service: Service, *, load: bool = True) -> ASGIApp:
         message = "no such route (see /openapi.json)" if status == 404 else "method not allowed"
         return json_response(error_body("not_found", message), 405 if status == 405 else 404)
 
+    async def internal(request: Request, exc: Exception) -> Response:
+        return json_response(error_body("internal", "internal error (logged)"), 500)
+
     app = Starlette(
-        exception_handlers={404: not_found, 405: not_found},
+        exception_handlers={404: not_found, 405: not_found, Exception: internal},
         routes=[
             StarletteRoute("/healthz", healthz, methods=["GET"]),
             StarletteRoute("/readyz", readyz, methods=["GET"]),
