@@ -26,10 +26,11 @@ with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx is what w
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from helpers import BASE_TENANT, ROOT  # noqa: E402
-from policy.service.app import Service, create_app  # noqa: E402
-from policy.service.auth import Gate, load_tokens  # noqa: E402
-from policy.service.state import Settings  # noqa: E402
+from helpers import BASE_TENANT, ROOT
+
+from policy.service.app import Service, create_app
+from policy.service.auth import Gate, load_tokens
+from policy.service.state import Settings
 
 JSON = {"content-type": "application/json"}
 
