@@ -87,6 +87,9 @@ def _worker(args: argparse.Namespace, settings: Settings, gate: Gate, sock: sock
         timeout_graceful_shutdown=GRACE_SECONDS,
         server_header=False,
     )
+    # uvicorn re-raises the SIGTERM it handled once it has shut down gracefully; with this
+    # handler in place that ends the process normally (exit 0) instead of by the signal.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
     uvicorn.Server(config).run(sockets=[sock])
 
 
