@@ -257,6 +257,14 @@ def test_not_ready_without_a_clean_policy(make_client: Client, rules_copy: Path)
     assert client.get("/healthz").status_code == 200
 
 
+def test_not_ready_while_the_ledger_cannot_be_reached(make_client: Client) -> None:
+    client = make_client(ledger="postgresql://postgres@127.0.0.1:1/nothing")
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["error"]["findings"][0]["message"].startswith("cannot reach database")
+    assert _post(client, "/v1/tenants/contoso/decide", CALL).status_code == 503
+
+
 def test_reload_swaps_a_clean_policy_and_refuses_a_broken_one(
     make_client: Client, rules_copy: Path
 ) -> None:

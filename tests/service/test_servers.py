@@ -121,7 +121,21 @@ def test_two_workers_answer_as_one_server(start_server: Start, tmp_path: Path) -
         and 'route="/v1/tenants/{tenant}/decide"' in line
     )
     assert total == 20  # both workers' samples, added up
+    server.signal(signal.SIGHUP)  # the parent passes it to every worker
+    with httpx.Client(timeout=30) as client:
+        for _ in range(400):
+            reloads = _sample(client.get(f"{server.url}/metrics").text, "ccpolicy_reloads_total{")
+            if reloads >= 4:
+                break
+            threading.Event().wait(0.05)
+    assert reloads == 4  # two workers, each: start-up and SIGHUP
     assert server.stop() == 0
+
+
+def _sample(metrics: str, prefix: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines() if line.startswith(prefix)
+    )
 
 
 def test_two_servers_on_one_postgresql_ledger_share_sessions(
