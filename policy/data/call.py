@@ -129,11 +129,11 @@ class Call(_CallFields):
         path: str = "",
         validated: bool = False,
     ) -> Call:
-        """Build a Call from its SPEC fields (:func:`call_from_mapping`, the one dict path)."""
+        """Build a Call from its fields (:func:`call_from_mapping`, the one dict path)."""
         return call_from_mapping(data, source=source, line=line, path=path, validated=validated)
 
 
-# ---- the one way from a mapping of SPEC fields to a Call -------------------------------
+# ---- the one way from a mapping of call fields to a Call -------------------------------
 #
 # A server hands the engine a plain dict per request, so this runs on every call attempt.
 # The fast path accepts exactly-typed, well-formed fields only (a subset of what the call
@@ -179,7 +179,7 @@ def call_from_mapping(
     path: str = "",
     validated: bool = False,
 ) -> Call:
-    """A :class:`Call` from a mapping of SPEC fields (a JSON body, a calls file's record).
+    """A :class:`Call` from a mapping of call fields (a JSON body, a calls file's record).
 
     Raises :class:`SchemaError` carrying every finding (field paths prefixed with ``path``)
     when the mapping breaks the call schema. ``validated`` skips the schema for records
@@ -313,7 +313,7 @@ def _prefixed(path: str, field: str | None) -> str:
 
 
 def as_call(call: Call | Mapping[str, Any]) -> Call:
-    """``call`` itself, or the Call its SPEC fields describe (what the library accepts)."""
+    """``call`` itself, or the Call its fields describe (what the library accepts)."""
     return call if isinstance(call, Call) else call_from_mapping(call)
 
 
