@@ -137,6 +137,14 @@ def test_two_workers_answer_as_one_server(start_server: Start, tmp_path: Path) -
                 break
             threading.Event().wait(0.05)
     assert reloads == 4  # two workers, each: start-up and SIGHUP
+    with httpx.Client(timeout=60) as client:
+        assert client.post(f"{server.url}/v1/admin/reload").status_code == 200
+        for _ in range(400):  # the worker that answered asks the parent to reload them all
+            reloads = _sample(client.get(f"{server.url}/metrics").text, "ccpolicy_reloads_total{")
+            if reloads >= 7:
+                break
+            threading.Event().wait(0.05)
+    assert reloads == 7
     assert server.stop() == 0
 
 
