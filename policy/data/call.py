@@ -106,7 +106,7 @@ class Call(_CallFields):
         return f"{self.path}.{name}" if self.path else name
 
     def to_dict(self) -> dict[str, Any]:
-        """The call's SPEC fields (absent ones left out), as from_dict reads them."""
+        """The call's fields (absent ones left out), as from_dict reads them."""
         record = {
             "id": self.id,
             "direction": self.direction,
