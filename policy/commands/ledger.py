@@ -1,6 +1,6 @@
 """``ccpolicy ledger``: the persistent credits ledger (init, fund, balance, authorize, charge,
-history, pools, notify) on SQLite or PostgreSQL, and its online-charging sessions (begin,
-update, end, sessions, expire)."""
+history, pools, notify, recover) on SQLite or PostgreSQL, and its online-charging sessions
+(begin, update, end, sessions, expire)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ ACTIONS = (
     "history",
     "pools",
     "notify",
+    "recover",
     "begin",
     "update",
     "end",
@@ -55,6 +56,14 @@ def register(commands: Any) -> None:
     common.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled)")
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
+    common.add_argument(
+        "--payment-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=float(os.environ.get("CCPOLICY_PAYMENT_TIMEOUT", "30")),
+        help="how long the payment provider may take to answer; no answer leaves the "
+        "purchase pending for `ledger recover` (default: $CCPOLICY_PAYMENT_TIMEOUT, else 30)",
+    )
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
         "init", parents=[common], help="create/migrate the ledger and add the tenant"
@@ -102,8 +111,31 @@ def register(commands: Any) -> None:
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
     pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
+    recover = actions.add_parser(
+        "recover",
+        parents=[common],
+        help="resolve pending purchases (a crash between the provider's answer and the "
+        "ledger's commit) by asking the provider again with the same key",
+    )
+    recover.add_argument(
+        "--older-than",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only purchases pending at least this long (default 0: all)",
+    )
     notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
+    notify.add_argument(
+        "--dead",
+        action="store_true",
+        help="list the deliveries given up on (after the last retry), send nothing",
+    )
+    notify.add_argument(
+        "--revive",
+        action="store_true",
+        help="re-queue the dead deliveries (due now, attempts counted from 0)",
+    )
     notify.add_argument(
         "--smtp",
         metavar="HOST[:PORT]",
@@ -147,9 +179,11 @@ def run(args: argparse.Namespace) -> int:
             hint="pip install 'ccpolicy[ledger]'",
         ) from None
 
-    settings: dict[str, Any] = {}
+    if not args.payment_timeout > 0:
+        raise UsageError(f"--payment-timeout must be positive, not {args.payment_timeout}")
+    settings: dict[str, Any] = {"payment_timeout": args.payment_timeout}
     if args.action in SESSION_ACTIONS:
-        settings = {"quota": args.quota, "grace": args.grace}
+        settings.update(quota=args.quota, grace=args.grace)
     with Ledger(args.db, engine=engine, tenant=tenant, **settings) as ledger:
         action = args.action
         if action == "init":
@@ -163,6 +197,7 @@ def run(args: argparse.Namespace) -> int:
         if action == "balance":
             record = ledger.balance().to_dict()
             _emit(args, record, _balance_text(record))
+            _warn_dead(record["dead_deliveries"])
             return EXIT_OK
         if action in ("authorize", "charge"):
             return _calls(ledger, args)
@@ -176,6 +211,12 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "notify":
             return _notify(ledger, args)
+        if action == "recover":
+            resolved = ledger.recover(older_than=args.older_than)
+            _lines(args, resolved, _recovered_text)
+            if args.format == "text" and not resolved:
+                sys.stdout.write("no pending purchases\n")
+            return EXIT_OK
         if action in SESSION_ACTIONS:
             return _sessions(ledger, args)
     raise UsageError(f"unknown ledger action '{action}' (one of {', '.join(ACTIONS)})")
@@ -319,6 +360,14 @@ def _session_text(row: dict[str, Any]) -> str:
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
     from policy.ledger import LedgerError, RetryPolicy, SmtpChannel, WebhookChannel
 
+    if args.dead:
+        _lines(args, ledger.dead_letters(), _dead_text)
+        return EXIT_OK
+    if args.revive:
+        revived = ledger.revive()
+        _emit(args, {"revived": revived}, f"{revived} dead deliveries re-queued")
+        return EXIT_OK
+
     channels: list[Channel] = []
     if args.smtp:
         host, _, port = args.smtp.rpartition(":") if ":" in args.smtp else (args.smtp, "", "25")
@@ -336,7 +385,9 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
         )
     for url in args.webhook:
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"--webhook wants an http(s) URL, not '{url}'")
+            from policy.ledger.delivery import safe_url
+
+            raise UsageError(f"--webhook wants an http(s) URL, not '{safe_url(url)}'")
         channels.append(WebhookChannel(url))
     if not channels:
         if not args.dry_run:
@@ -367,7 +418,24 @@ def _notify(ledger: Ledger, args: argparse.Namespace) -> int:
             else f"{len(record['sent'])} sent, {len(record['failed'])} failed"
         )
         sys.stdout.write(summary + "\n")
+    if not args.dry_run:
+        _warn_dead(len(ledger.dead_letters()))
     return EXIT_BAD_INPUT if report.failed else EXIT_OK
+
+
+def _warn_dead(count: int) -> None:
+    if count:
+        sys.stderr.write(
+            f"warning: {count} notification deliveries are dead (every retry failed); list "
+            "them with `ccpolicy ledger notify --dead`, re-queue with `--revive`\n"
+        )
+
+
+def _dead_text(row: dict[str, Any]) -> str:
+    return (
+        f"dead: {row['event']} (call {row['call']}) → {row['channel']} {row['recipient']} "
+        f"after {row['attempts']} attempts: {row['error']}"
+    )
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
@@ -391,6 +459,8 @@ def _balance_text(record: dict[str, Any]) -> str:
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]
     if record["recharge_failing"]:
         lines[0] += " (auto-recharge failing)"
+    if record.get("dead_deliveries"):
+        lines[0] += f" ({record['dead_deliveries']} dead deliveries)"
     for lot in record["lots"]:
         lines.append(
             f"  lot {lot['id']} {lot['source']}: {lot['remaining']} of {lot['amount']}, "
@@ -404,6 +474,11 @@ def _history_text(row: dict[str, Any]) -> str:
     note = f" — {row['note']}" if row["note"] else ""
     when, kind, amount = row["at"][:19], row["kind"], row["amount"]
     return f"{when} {kind:<9} {amount:>10} → {row['balance_after']}{cause}{note}"
+
+
+def _recovered_text(row: dict[str, Any]) -> str:
+    why = f" ({row['reason']})" if row["reason"] else ""
+    return f"{row['kind']} {row['ref']}: {row['amount']} {row['status']}{why}"
 
 
 def _pool_text(row: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
@@ -13,17 +14,36 @@ if TYPE_CHECKING:
     from policy.data.documents import Document
 
 __all__ = [
+    "MAX_DURATION",
     "Call",
     "as_call",
     "call_from_mapping",
     "calls_from_document",
+    "max_duration",
     "month_of",
     "new_call",
 ]
 
+# The longest call accepted, in seconds (reference rule 27): a longer ``duration`` is bad
+# input, not a charge. ``CCPOLICY_MAX_DURATION`` (seconds) sets another limit.
+MAX_DURATION = 86_400
+
 _UTC = timezone.utc
 _new = tuple.__new__
 _MONTHS: dict[int, str] = {}  # year * 16 + month → "YYYY-MM"
+
+
+def max_duration() -> int:
+    """The longest call accepted: ``$CCPOLICY_MAX_DURATION`` if set, else 24 h."""
+    text = os.environ.get("CCPOLICY_MAX_DURATION")
+    if not text:
+        return MAX_DURATION
+    if not text.strip().isdigit() or int(text) <= 0:
+        raise SchemaError(
+            f"CCPOLICY_MAX_DURATION must be a positive number of seconds, not '{text}'",
+            path="CCPOLICY_MAX_DURATION",
+        )
+    return int(text)
 
 
 def month_of(start: datetime) -> str:
@@ -206,7 +226,7 @@ def call_from_mapping(
             and ((type(user) is str and _UPN(user)) or (user is None and "user" not in data))
             and ((type(from_) is str and _E164(from_)) or (from_ is None and "from" not in data))
             and (
-                (type(duration) is int and duration >= 0)
+                (type(duration) is int and 0 <= duration <= max_duration())
                 or (duration is None and "duration" not in data)
             )
         ):
@@ -277,6 +297,13 @@ def _checked_call(
             hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z",
         ) from None
     duration = data.get("duration")
+    if duration is not None and int(duration) > (limit := max_duration()):
+        raise SchemaError(
+            f"a call lasts at most {limit} seconds, not {duration}",
+            location=where,
+            path=f"{path}.duration" if path else "duration",
+            hint="the limit is CCPOLICY_MAX_DURATION (seconds; default 86400, 24 h)",
+        )
     return Call(
         id=str(data["id"]),
         direction=str(data["direction"]),

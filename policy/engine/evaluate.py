@@ -713,7 +713,7 @@ class _Settlement:
             if duration is None:
                 denial = None if self._covers() else "no_rate"
                 if denial is None:
-                    # reference rule 21: an authorization is never permitted for 0 seconds
+                    # reference rule R21: an authorization is never permitted for 0 seconds
                     limit = self._max()
                     if limit == 0:
                         denial = "balance_exhausted"

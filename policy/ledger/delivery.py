@@ -8,10 +8,14 @@ again after ``retry_after × 2^attempts`` (capped), until ``max_attempts``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
 import smtplib
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +32,54 @@ __all__ = [
     "SmtpChannel",
     "WebhookChannel",
     "render_email",
+    "safe_url",
 ]
+
+
+def safe_url(url: str) -> str:
+    """A URL as it may be shown and stored: scheme, host and port only — credentials,
+    path and query (where webhook tokens live) replaced by a short digest of the whole
+    URL, so two different URLs stay apart and none can be read back."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        parts, host, port = urllib.parse.urlsplit(""), "", ""
+    if not parts.scheme or not host:
+        return f"(url #{hashlib.sha256(url.encode()).hexdigest()[:12]})"
+    host = f"[{host}]" if ":" in host else host
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    hidden = parts.path not in ("", "/") or parts.query or parts.username or parts.fragment
+    return (
+        f"{parts.scheme}://{host}{port}/…#{digest}" if hidden else f"{parts.scheme}://{host}{port}/"
+    )
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Webhook POSTs do not follow redirects (urllib would re-send them as body-less GETs
+    and call that a success): a 3xx is a failed attempt."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+
+
+def _location(base: str, location: str | None) -> str:
+    """Where a redirect points, for the log: scheme, host, port and path; credentials and
+    the query (where tokens live) left out."""
+    if not location:
+        return "nowhere"
+    try:
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(base, location))
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable location)"
+    query = "?…" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
 
 
 class DeliveryFailed(Exception):
@@ -47,6 +98,15 @@ class Channel(Protocol):
     def send(self, job: Job) -> None: ...
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def _header(value: object) -> str:
+    """A header value that cannot break the header: control characters become spaces
+    (non-ASCII is encoded by the mail library, RFC 2047)."""
+    return _CONTROL.sub(" ", str(value)).strip()
+
+
 def render_email(job: Job, sender: str) -> EmailMessage:
     payload = job.payload
     event = payload["event"]
@@ -56,14 +116,14 @@ def render_email(job: Job, sender: str) -> EmailMessage:
     if "pool" in event:
         detail = f" {event['pool']} at {event['percent']}%"
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = job.recipient
-    message["Subject"] = f"[ccpolicy] {payload['tenant']}: {event['type']}{detail}"
+    message["From"] = _header(sender)
+    message["To"] = _header(job.recipient)
+    message["Subject"] = _header(f"[ccpolicy] {payload['tenant']}: {event['type']}{detail}")
     message["Message-ID"] = f"<{job.dedupe_key}@ccpolicy>"
     message["X-Ccpolicy-Dedupe-Key"] = job.dedupe_key
     lines = [
-        f"Tenant {payload['tenant']}: {event['type'].replace('_', ' ')}{detail}.",
-        f"Call: {payload['call']}",
+        f"Tenant {_header(payload['tenant'])}: {event['type'].replace('_', ' ')}{detail}.",
+        f"Call: {_header(payload['call'])}",
     ]
     if event.get("reason"):
         lines.append(f"Reason: {event['reason']}")
@@ -105,7 +165,11 @@ class SmtpChannel:
 @dataclass
 class WebhookChannel:
     """HTTP POST of the event as JSON; 2xx is success. Retries ``attempts`` times with
-    exponential backoff before the delivery is put back for a later run."""
+    exponential backoff before the delivery is put back for a later run.
+
+    The URL is configuration and may hold secrets (a token in the path or query,
+    ``user:password@``): the ledger stores and shows only :func:`safe_url` of it, and
+    ``user:password@`` is sent as an ``Authorization: Basic`` header, never as a host."""
 
     url: str
     attempts: int = 4
@@ -116,38 +180,60 @@ class WebhookChannel:
 
     @property
     def target(self) -> str | None:
-        return self.url
+        return safe_url(self.url)
+
+    def _endpoint(self) -> tuple[str, dict[str, str]]:
+        """The URL to POST to (without credentials) and the headers its credentials make."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return self.url, {}
+        netloc = parts.netloc.rpartition("@")[2]
+        plain = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        user = urllib.parse.unquote(parts.username or "")
+        password = urllib.parse.unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return plain, {"Authorization": f"Basic {token}"}
 
     def send(self, job: Job) -> None:
         body = json.dumps({"dedupe_key": job.dedupe_key, **job.payload}, sort_keys=True).encode()
         last = ""
+        try:
+            url, auth = self._endpoint()
+        except ValueError:
+            raise DeliveryFailed(f"webhook {safe_url(self.url)}: malformed URL") from None
         for attempt in range(self.attempts):
             if attempt:
                 self.sleep(self.backoff * 2 ** (attempt - 1))
             request = urllib.request.Request(
-                self.url,
+                url,
                 data=body,
                 method="POST",
                 headers={
                     "Content-Type": "application/json",
                     "Idempotency-Key": job.dedupe_key,
                     "User-Agent": "ccpolicy-ledger",
+                    **auth,
                 },
             )
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with _OPENER.open(request, timeout=self.timeout) as response:
                     response.read()
                     if 200 <= response.status < 300:
                         return
                     last = f"HTTP {response.status}"
             except urllib.error.HTTPError as exc:
+                location = exc.headers.get("Location") if exc.headers else None
                 exc.close()
                 last = f"HTTP {exc.code}"
+                if 300 <= exc.code < 400:
+                    shown = _location(self.url, location)
+                    last = f"HTTP {exc.code} redirect to {shown}, not followed"
+                    break  # the receiver moved: a later run, or a corrected URL
                 if 400 <= exc.code < 500 and exc.code not in (408, 409, 425, 429):
                     break  # the receiver refuses this message: retrying now will not help
             except (OSError, ValueError) as exc:
                 last = str(getattr(exc, "reason", exc))
-        raise DeliveryFailed(f"webhook {self.url}: {last}")
+        raise DeliveryFailed(f"webhook {safe_url(self.url)}: {last}")
 
 
 @dataclass
@@ -178,7 +264,10 @@ class DeliveryReport:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """When a failed delivery is due again: ``retry_after × 2^(attempts−1)``, capped."""
+    """When a failed delivery is due again: ``retry_after × 2^(attempts−1)``, capped at
+    ``max_delay``; after ``max_attempts`` failed attempts it is ``dead`` (listed by
+    ``ccpolicy ledger notify --dead``, re-queued by ``--revive``). The defaults (30 s
+    doubling, capped at 1 h, 20 attempts) keep trying for about 14 hours."""
 
     retry_after: float = 30.0
     max_delay: float = 3600.0

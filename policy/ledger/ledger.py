@@ -13,6 +13,8 @@ outbox rows. A crash anywhere rolls the whole transaction back.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from policy.data.call import Call
+from policy.data.call import Call, max_duration
 from policy.data.tenant import Tenant
 from policy.engine.binding import State
 from policy.engine.decision import Decision
@@ -48,7 +50,6 @@ from policy.ledger.payments import (
 )
 from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
 from policy.ledger.sessions import (
-    DEFAULT_MAX_SECONDS,
     DEFAULT_QUOTA,
     SessionsMixin,
     held,
@@ -61,6 +62,7 @@ from policy.ledger.store import (
     lot_spends,
     lots,
     pool_usage,
+    purchases,
     redact,
     sessions,
     tenants,
@@ -71,11 +73,23 @@ __all__ = ["Charged", "Ledger", "add_months"]
 ZERO = Decimal(0)
 LOT_LIFETIME_MONTHS = 12
 MAX_DECIMALS = 6  # finer amounts are a mistake, not money
+PAYMENT_TIMEOUT = 30.0  # seconds the payment provider has to answer (``payment_timeout``)
+# the reason of a recharge not attempted because it could not bring the balance above zero
+OVERDRAFT_EXCEEDS_RECHARGE = "overdraft_exceeds_recharge"
 
 
 class Charged(NamedTuple):
     decision: Decision
     replayed: bool  # True: the call id was charged before; nothing changed
+
+
+class Decided(NamedTuple):
+    decision: Decision
+    after: State  # the state the engine left
+    payment: tuple[Row[Any], PaymentResult] | None  # the purchase that pays its recharge
+
+
+_AGAIN, _WAIT, _RECOVER = "again", "wait", "recover"
 
 
 def _utcnow() -> datetime:
@@ -111,11 +125,14 @@ class Ledger(SessionsMixin):
     """A tenant's persistent credits ledger on ``sqlite:///path`` or ``postgresql://…``.
 
     ``engine`` defaults to the bundled rules (``policy.load()``); ``provider`` to the
-    :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry.
-    Online-charging sessions (``begin``/``update``/``end``/``expire``/``sessions``, see
-    :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a time (default
-    300), settle a session not heard of ``grace`` seconds after its grant ran out
-    (default: the quota) and refuse calls longer than ``max_seconds`` (default 24 h).
+    :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry;
+    ``payment_timeout`` (seconds, default 30) bounds one provider request;
+    ``max_duration`` (seconds) is the longest call charged (default: 24 h, or
+    ``$CCPOLICY_MAX_DURATION``) — a longer one is bad input, as a longer ``used`` or grant
+    of a session. Online-charging sessions (``begin``/``update``/``end``/``expire``/
+    ``sessions``, see :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a
+    time (default 300) and settle a session not heard of ``grace`` seconds after its grant
+    ran out (default: the quota).
     """
 
     def __init__(
@@ -126,12 +143,18 @@ class Ledger(SessionsMixin):
         *,
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] | None = None,
+        payment_timeout: float = PAYMENT_TIMEOUT,
+        max_duration: int | None = None,
         quota: int = DEFAULT_QUOTA,
         grace: int | None = None,
-        max_seconds: int = DEFAULT_MAX_SECONDS,
     ) -> None:
-        self._init_sessions(quota, grace, max_seconds)
         self.url = url
+        if not payment_timeout > 0:
+            raise LedgerError(f"payment_timeout must be positive, not {payment_timeout}")
+        self.payment_timeout = payment_timeout
+        self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
+        self._init_sessions(quota, grace)
+        self._recovery_due = False  # a pending purchase of another writer was seen
         if engine is None:
             from policy.pipeline import load
 
@@ -395,7 +418,15 @@ class Ledger(SessionsMixin):
         return self.submit(call).decision
 
     def submit(self, call: Call | Mapping[str, Any]) -> Charged:
-        """As :meth:`charge`, also telling whether the call id had been charged before."""
+        """As :meth:`charge`, also telling whether the call id had been charged before.
+
+        A call that triggers an auto-recharge takes three steps, so the payment provider is
+        never called inside a transaction or while the tenant is locked: the purchase is
+        recorded as pending (committed), the provider is asked with the purchase's
+        idempotency key, and the charge is written together with the provider's answer. A
+        crash between the two leaves a pending purchase that :meth:`recover` (run by the
+        next write of this tenant, or ``ccpolicy ledger recover``) resolves by asking the
+        provider again with the same key: the card is charged once and credited once."""
         call = _as_call(call)
         if call.duration is None:
             raise LedgerError(
@@ -405,57 +436,98 @@ class Ledger(SessionsMixin):
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
-        if call.duration > self.max_seconds:
+        limit = self.max_duration or max_duration()
+        if call.duration > limit:
             raise LedgerError(
-                f"call '{call.id}' lasted {call.duration} s, longer than the longest call "
-                f"({self.max_seconds} s)",
+                f"call '{call.id}' lasts at most {limit} seconds, not {call.duration}",
                 location=call.where,
                 path=call.field_path("duration"),
+                code="bad-duration",
             )
-        for _ in range(3):
+        paid: tuple[Row[Any], PaymentResult] | None = None
+        tries, pause, deadline = 0, 0.002, 0.0
+        while tries < 8:
             try:
                 with self._tx() as conn:
-                    return self._charge(conn, call)
+                    outcome = self._charge(conn, call, paid)
             except IntegrityError:  # a concurrent writer charged this id first: replay
+                tries += 1
                 continue
+            if isinstance(outcome, Charged):
+                if self._recovery_due:
+                    self.recover()
+                return outcome
+            if outcome == _WAIT:  # another call's recharge is with the provider
+                deadline = deadline or time.monotonic() + self.payment_timeout
+                if time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.05)
+                    continue
+                outcome = _RECOVER
+            tries += 1
+            if outcome == _RECOVER:  # … for longer than its owner waits: resolve it here
+                self.recover(older_than=0)
+                deadline = 0.0
+            elif not isinstance(outcome, str):
+                # a pending purchase, committed: ask the provider outside any transaction
+                paid = (outcome, self._ask(outcome))
         raise LedgerError(f"call '{call.id}' could not be charged (conflicting writers)")
 
     def _charge(
         self,
         conn: Connection,
         call: Call,
+        paid: tuple[Row[Any], PaymentResult] | None = None,
         *,
         session: bool = False,
         held_minutes: Mapping[str, int] | None = None,
         note: str | None = None,
-    ) -> Charged:
-        """Charge ``call``. ``session``: the settlement of a session, whose hold paid for it
-        (no recharge is bought; ``held_minutes`` are the pool minutes other sessions hold,
-        which this call must not take)."""
+    ) -> Charged | Row[Any] | str:
+        """Charge ``call`` in this transaction, or return the pending purchase (inserted
+        here) whose answer the charge needs, or ``_WAIT`` / ``_RECOVER`` when another
+        call's recharge is pending. ``paid`` is an earlier purchase of this call and the
+        provider's answer to it. ``session``: the settlement of a session, whose hold paid
+        for it (no recharge is bought; ``held_minutes`` are the pool minutes other sessions
+        hold, which this call must not take)."""
         tenant = self._need_tenant()
         row = self._tenant_row(conn, lock=True)
+        now = self.clock()
         stored = conn.execute(
             sa.select(charges.c.decision).where(
                 charges.c.tenant_id == row.id, charges.c.call_id == call.id
             )
         ).scalar()
         if stored is not None:
+            if paid is not None and self._resolve(conn, *paid, now):
+                self._credit_alone(conn, row, paid[0], paid[1], now)
             return Charged(decision_from_json(stored), True)
         if not session:
             self._refuse_open_session(conn, row.id, call)
-        now = self.clock()
-        alive = self._expire(conn, row, now)
-        usage = self._usage(conn, row.id, call.month)
-        stored_pools = set(usage)
-        for key, count in (held_minutes or {}).items():
-            usage[key] = usage.get(key, 0) + count
-        state = self._state(row, alive, usage, call.month, now)
-        if session:
-            after = state.copy()
-            decision = self.engine.decide(call, self._metered_tenant(), after)
-            payment = None
-        else:
-            decision, after, payment = self._decide(call, state)
+        self._recovery_due = self._has_pending(conn, row.id, paid[0].id if paid else None)
+        if paid is not None and not self._resolve(conn, *paid, now):
+            paid = None  # someone else resolved and credited it: it is in the balance now
+        while True:
+            alive = self._expire(conn, row, now)
+            usage = self._usage(conn, row.id, call.month)
+            stored_pools = set(usage)
+            for key, count in (held_minutes or {}).items():
+                usage[key] = usage.get(key, 0) + count
+            state = self._state(row, alive, usage, call.month, now)
+            if session:
+                after = state.copy()
+                metered = self.engine.decide(call, self._metered_tenant(), after)
+                decided: Decided | Row[Any] | str = Decided(metered, after, None)
+                break
+            decided = self._decide(conn, row, call, state, paid, now)
+            if decided == _AGAIN:  # a payment was credited on its own: decide again
+                paid = None
+                row = self._tenant_row(conn, lock=True)
+                continue
+            if isinstance(decided, Decided):
+                break
+            return decided  # a pending purchase to ask the provider about, or wait
+        assert isinstance(decided, Decided)
+        decision, after, payment = decided
         old, new = state.balance, after.balance
         recharged = sum(
             (e.amount or ZERO for e in decision.events if e.type == "recharge_succeeded"), ZERO
@@ -513,7 +585,7 @@ class Ledger(SessionsMixin):
                     overdraft = self._spend(conn, hid, alive, amount, overdraft)
                 else:
                     balance += amount
-                    ref = payment.reference if payment else None
+                    ref = payment[1].reference if payment else None
                     lot_id = self._insert_lot(conn, row.id, "recharge", amount, amount, now, ref)
                     hid = self._history(
                         conn,
@@ -527,6 +599,12 @@ class Ledger(SessionsMixin):
                     )
                     overdraft = self._repay(conn, hid, lot_id, amount, overdraft)
                     alive = self._open_lots(conn, row.id)
+                    if payment is not None:
+                        conn.execute(
+                            purchases.update()
+                            .where(purchases.c.id == payment[0].id)
+                            .values(credited="charge", lot_id=lot_id)
+                        )
         if overdraft != row.overdraft or after.failing != bool(row.failing):
             conn.execute(
                 tenants.update()
@@ -565,60 +643,89 @@ class Ledger(SessionsMixin):
                 code="conflict",
             )
 
-    def _recharge_for_hold(
-        self, conn: Connection, row: Row[Any], call_id: str, now: datetime
-    ) -> tuple[PaymentResult, Decimal]:
-        """Buy the auto-recharge a session's hold triggered (reference rule 24): a lot and a
-        history row, or the failed-recharge flag."""
-        tenant = self._need_tenant()
-        credits = tenant.credits
-        assert credits is not None
-        amount = credits.recharge_amount or ZERO
-        result = self._pay(amount, payment_key(tenant.name, "hold-recharge", call_id))
-        if not result.ok:
-            if not row.failing:
-                conn.execute(tenants.update().where(tenants.c.id == row.id).values(failing=True))
-            return result, ZERO
-        alive = self._expire(conn, row, now)
-        balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + amount
-        lot_id = self._insert_lot(conn, row.id, "recharge", amount, amount, now, result.reference)
-        hid = self._history(
-            conn,
-            row.id,
-            now,
-            "recharge",
-            amount,
-            balance,
-            call_id=call_id,
-            lot_id=lot_id,
-            note="auto-recharge: a session's hold took the available balance below the trigger",
-        )
-        overdraft = self._repay(conn, hid, lot_id, amount, row.overdraft)
-        conn.execute(
-            tenants.update()
-            .where(tenants.c.id == row.id)
-            .values(overdraft=overdraft, failing=False)
-        )
-        return result, amount
+    def _settle_session(
+        self, conn: Connection, call: Call, held_minutes: Mapping[str, int], note: str | None
+    ) -> Charged:
+        """Charge a session's call at its billed duration (its hold is released)."""
+        outcome = self._charge(conn, call, session=True, held_minutes=held_minutes, note=note)
+        assert isinstance(outcome, Charged)  # a settlement buys nothing, waits for nothing
+        return outcome
 
-    def _decide(self, call: Call, state: State) -> tuple[Decision, State, PaymentResult | None]:
+    def _decide(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        call: Call,
+        state: State,
+        paid: tuple[Row[Any], PaymentResult] | None,
+        now: datetime,
+    ) -> Decided | Row[Any] | str:
         """Decide with the payment provider's answer: first as if a recharge would succeed;
-        if the engine attempts one, the provider is asked, and on refusal the call is
-        decided again with that outcome (a failed episode, SPEC ruling 7)."""
+        if the engine attempts one, the answer is needed — ``paid`` (this call's purchase,
+        resolved), else a new pending purchase is returned for the caller to ask about. On
+        refusal the call is decided again with that outcome (a failed episode, reference
+        rule 7). A recharge that cannot bring the balance above zero (an overdraft larger
+        than the recharge) is not attempted: the engine is told it failed, with the reason
+        ``overdraft_exceeds_recharge`` (reference rule R24). Returns ``_AGAIN`` when
+        ``paid`` was credited on its own (no longer what this call needs), ``_WAIT`` while
+        another call's recharge is with the provider (one recharge at a time, so
+        concurrent calls never buy one each), ``_RECOVER`` once that has taken longer than
+        ``payment_timeout``."""
         tenant = self._need_tenant()
         credits = tenant.credits
         hopeful = self._variant("ok") if credits is not None and credits.auto_recharge else tenant
         after = state.copy()
         decision = self.engine.decide(call, hopeful, after)
         wanted = next((e for e in decision.events if e.type == "recharge_succeeded"), None)
-        if wanted is None:
-            return decision, after, None
-        result = self._pay(wanted.amount or ZERO, payment_key(tenant.name, "recharge", call.id))
-        if result.ok:
-            return decision, after, result
+        if wanted is None or state.balance is None:
+            if paid is not None and paid[1].ok:
+                self._credit_alone(conn, row, paid[0], paid[1], now)
+                return _AGAIN
+            return Decided(decision, after, None)
+        amount = wanted.amount or ZERO
+        if paid is not None:
+            purchase, result = paid
+            if result.ok and purchase.amount == amount:
+                return Decided(decision, after, paid)
+            if result.ok:
+                self._credit_alone(conn, row, purchase, result, now)
+                return _AGAIN
+            return self._refused(call, state, result.reason or "declined")
+        if state.balance + amount <= 0:
+            return self._refused(call, state, OVERDRAFT_EXCEEDS_RECHARGE)
+        if tenant.country != tenant.billing_country and not row.foreign_billing_override:
+            return self._refused(call, state, "foreign_billing")
+        pending = conn.execute(
+            sa.select(purchases)
+            .where(
+                purchases.c.tenant_id == row.id,
+                purchases.c.kind == "recharge",
+                purchases.c.status == "pending",
+            )
+            .order_by(purchases.c.id)
+        ).all()
+        for other in pending:
+            if other.ref == call.id and other.amount == amount:
+                return other  # this call's own, from a try that died: ask with its key
+        if pending:
+            waited = (now - pending[0].created_at).total_seconds()
+            return _RECOVER if waited > self.payment_timeout else _WAIT
+        attempt = (
+            conn.execute(
+                sa.select(sa.func.max(purchases.c.attempt)).where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.kind == "recharge",
+                    purchases.c.ref == call.id,
+                )
+            ).scalar()
+            or 0
+        ) + 1
+        return self._new_purchase(conn, row.id, "recharge", call.id, attempt, amount, now)
+
+    def _refused(self, call: Call, state: State, reason: str) -> Decided:
         after = state.copy()
-        decision = self.engine.decide(call, self._variant(result.reason or "declined"), after)
-        return decision, after, result
+        decision = self.engine.decide(call, self._variant(reason), after)
+        return Decided(decision, after, None)
 
     def _variant(self, payment: str) -> Tenant:
         """The tenant with ``credits.payment`` set to ``payment`` (what the engine reads)."""
@@ -632,11 +739,182 @@ class Ledger(SessionsMixin):
             self._variants[payment] = variant
         return variant
 
-    def _pay(self, amount: Decimal, key: str, *, override: str | None = None) -> PaymentResult:
+    # ---- payments: pending purchases, the provider, recovery ---------------------------------
+
+    def _new_purchase(
+        self,
+        conn: Connection,
+        tid: int,
+        kind: str,
+        ref: str,
+        attempt: int,
+        amount: Decimal,
+        now: datetime,
+    ) -> Row[Any]:
+        """Record a pending purchase (committed with the caller's transaction)."""
+        ident = ref if attempt == 1 else f"{ref}\n{attempt}"
+        key = payment_key(self._need_tenant().name, kind, ident)
+        pid = conn.execute(
+            purchases.insert().values(
+                tenant_id=tid,
+                kind=kind,
+                ref=ref,
+                attempt=attempt,
+                key=key,
+                amount=amount,
+                status="pending",
+                created_at=now,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]
+        return conn.execute(sa.select(purchases).where(purchases.c.id == pid)).one()
+
+    def _has_pending(self, conn: Connection, tid: int, other_than: int | None) -> bool:
+        """Is a purchase pending for longer than ``payment_timeout`` (its writer died or
+        gave up)? The next write of the tenant then recovers it."""
+        stale = self.clock() - timedelta(seconds=self.payment_timeout)
+        query = sa.select(purchases.c.id).where(
+            purchases.c.tenant_id == tid,
+            purchases.c.status == "pending",
+            purchases.c.created_at < stale,
+        )
+        if other_than is not None:
+            query = query.where(purchases.c.id != other_than)
+        return conn.execute(query.limit(1)).first() is not None
+
+    def _ask(self, purchase: Row[Any]) -> PaymentResult:
+        """The provider's answer for a purchase, asked outside any transaction, in at most
+        ``payment_timeout`` seconds; no answer leaves the purchase pending (an error)."""
         tenant = self._need_tenant()
-        if tenant.country != tenant.billing_country and not override:
-            return PaymentResult(False, "foreign_billing")
-        return self.provider.charge(tenant, amount, key)
+        answer: list[PaymentResult | BaseException] = []
+
+        def ask() -> None:
+            try:
+                answer.append(self.provider.charge(tenant, purchase.amount, purchase.key))
+            except BaseException as exc:  # reported to the caller below
+                answer.append(exc)
+
+        worker = threading.Thread(target=ask, name="ccpolicy-payment", daemon=True)
+        worker.start()
+        worker.join(self.payment_timeout)
+        pending = (
+            f"the {purchase.kind} of {purchase.amount} {tenant.currency} stays pending; the "
+            "next write of this tenant or `ccpolicy ledger recover` asks again with the same "
+            "key, and the call can be charged again then"
+        )
+        if not answer:
+            raise LedgerError(
+                f"the payment provider did not answer within {self.payment_timeout:g} s: {pending}",
+                hint="raise --payment-timeout if your provider is slow",
+                code="payment-timeout",
+            )
+        result = answer[0]
+        if isinstance(result, BaseException):
+            raise LedgerError(
+                f"the payment provider failed ({type(result).__name__}): {pending}",
+                code="payment-error",
+            )
+        return result
+
+    def _resolve(
+        self, conn: Connection, purchase: Row[Any], result: PaymentResult, now: datetime
+    ) -> bool:
+        """Record the provider's answer if the purchase is still pending; False when someone
+        else resolved it first (then it must not be credited again)."""
+        done = conn.execute(
+            purchases.update()
+            .where(purchases.c.id == purchase.id, purchases.c.status == "pending")
+            .values(
+                status="paid" if result.ok else "refused",
+                resolved_at=now,
+                reference=result.reference,
+                reason=None if result.ok else (result.reason or "declined"),
+            )
+        )
+        return bool(done.rowcount)
+
+    def _credit_alone(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        purchase: Row[Any],
+        result: PaymentResult,
+        now: datetime,
+    ) -> None:
+        """Credit a paid purchase as its own lot (a recharge no call's charge took, or a
+        one-time purchase). A refused one changes no balance."""
+        if not result.ok:
+            return
+        row = self._tenant_row(conn, lock=True)
+        alive = self._expire(conn, row, now)
+        amount = purchase.amount
+        balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + amount
+        kind = purchase.kind
+        lot_id = self._insert_lot(conn, row.id, kind, amount, amount, now, result.reference)
+        note = (
+            "one-time purchase"
+            if kind == "purchase"
+            else f"auto-recharge for call {purchase.ref}, credited on its own"
+        )
+        hid = self._history(
+            conn,
+            row.id,
+            now,
+            kind,
+            amount,
+            balance,
+            call_id=purchase.ref,
+            lot_id=lot_id,
+            note=note,
+        )
+        overdraft = self._repay(conn, hid, lot_id, amount, row.overdraft)
+        values: dict[str, Any] = {"overdraft": overdraft}
+        if kind == "recharge":
+            values["failing"] = False  # a successful recharge ends a failed episode
+        conn.execute(tenants.update().where(tenants.c.id == row.id).values(**values))
+        conn.execute(
+            purchases.update()
+            .where(purchases.c.id == purchase.id)
+            .values(credited="alone" if kind == "recharge" else "fund", lot_id=lot_id)
+        )
+
+    def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]:
+        """Resolve this tenant's pending purchases (a process died, or the provider timed
+        out, between recording one and recording the provider's answer): ask the provider
+        again with the same idempotency key and credit what it took, once. ``older_than``
+        (seconds; default ``payment_timeout``) leaves younger ones to the writer still
+        asking; 0 takes every one. Returns what was resolved; a purchase the provider
+        still does not answer for stays pending (an error)."""
+        age = self.payment_timeout if older_than is None else older_than
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            pending = conn.execute(
+                sa.select(purchases)
+                .where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.status == "pending",
+                    purchases.c.created_at <= self.clock() - timedelta(seconds=age),
+                )
+                .order_by(purchases.c.id)
+            ).all()
+        self._recovery_due = False
+        done = []
+        for purchase in pending:
+            result = self._ask(purchase)
+            now = self.clock()
+            with self._tx() as conn:
+                row = self._tenant_row(conn, lock=True)
+                if self._resolve(conn, purchase, result, now):
+                    self._credit_alone(conn, row, purchase, result, now)
+                    done.append(
+                        {
+                            "kind": purchase.kind,
+                            "ref": purchase.ref,
+                            "amount": str(purchase.amount),
+                            "status": "paid" if result.ok else "refused",
+                            "reason": None if result.ok else (result.reason or "declined"),
+                        }
+                    )
+        return done
 
     # ---- money movements ------------------------------------------------------------------
 
@@ -741,9 +1019,11 @@ class Ledger(SessionsMixin):
         allow_foreign_billing: str | None = None,
     ) -> BalanceReport:
         """A one-time purchase through the payment provider: a lot of ``amount`` that
-        expires 12 months from now. Refused (nothing written) for a non-positive amount, a
+        expires 12 months from now. Refused (no money moved) for a non-positive amount, a
         tenant without credits, a geography that differs from the billing country without
-        a recorded override, or a refused payment. ``purchase_id`` makes a retry safe."""
+        a recorded override, or a refused payment (recorded as a refused purchase).
+        ``purchase_id`` makes a retry safe. As for a recharge, the provider is asked
+        outside any transaction, between recording the purchase and crediting it."""
         tenant = self._need_tenant()
         value = _amount(amount)
         if tenant.credits is None:
@@ -758,7 +1038,17 @@ class Ledger(SessionsMixin):
             if allow_foreign_billing:
                 self._record_override(conn, allow_foreign_billing)
             row = self._tenant_row(conn, lock=True)
-            if purchase_id is not None:
+            self._recovery_due = self._has_pending(conn, row.id, None)
+            purchase = conn.execute(
+                sa.select(purchases).where(
+                    purchases.c.tenant_id == row.id,
+                    purchases.c.kind == "purchase",
+                    purchases.c.ref == key,
+                )
+            ).first()
+            if purchase is not None and purchase.status == "paid":
+                return self._report(conn, row, self.clock())
+            if purchase is None and purchase_id is not None:  # bought before version 3
                 done = conn.execute(
                     sa.select(history.c.id).where(
                         history.c.tenant_id == row.id,
@@ -768,48 +1058,38 @@ class Ledger(SessionsMixin):
                 ).first()
                 if done is not None:
                     return self._report(conn, row, self.clock())
-            if tenant.country != tenant.billing_country and not row.foreign_billing_override:
-                raise LedgerError(
-                    f"tenant '{tenant.name}' cannot buy credits: its geography "
-                    f"({tenant.country}) differs from its billing country "
-                    f"({tenant.billing_country})",
-                    location=tenant.location(("billing_country",)),
-                    hint="if your agreement allows it, record an override with "
-                    "--allow-foreign-billing REASON",
-                    code="foreign-billing",
-                )
-            result = self._pay(
-                value,
-                payment_key(tenant.name, "purchase", key),
-                override=row.foreign_billing_override,
+            if purchase is None:
+                if tenant.country != tenant.billing_country and not row.foreign_billing_override:
+                    raise LedgerError(
+                        f"tenant '{tenant.name}' cannot buy credits: its geography "
+                        f"({tenant.country}) differs from its billing country "
+                        f"({tenant.billing_country})",
+                        location=tenant.location(("billing_country",)),
+                        hint="if your agreement allows it, record an override with "
+                        "--allow-foreign-billing REASON",
+                        code="foreign-billing",
+                    )
+                purchase = self._new_purchase(conn, row.id, "purchase", key, 1, value, self.clock())
+        if self._recovery_due:
+            self.recover()
+        result = (
+            PaymentResult(False, purchase.reason)
+            if purchase.status == "refused"
+            else self._ask(purchase)
+        )
+        now = self.clock()
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=True)
+            if self._resolve(conn, purchase, result, now):
+                self._credit_alone(conn, row, purchase, result, now)
+            report = self._report(conn, self._tenant_row(conn, lock=False), now)
+        if not result.ok:
+            raise LedgerError(
+                f"payment of {purchase.amount} {tenant.currency} refused: {result.reason}",
+                location=tenant.location(("credits", "payment")),
+                code="payment-refused",
             )
-            if not result.ok:
-                raise LedgerError(
-                    f"payment of {value} {tenant.currency} refused: {result.reason}",
-                    location=tenant.location(("credits", "payment")),
-                    code="payment-refused",
-                )
-            now = self.clock()
-            alive = self._expire(conn, row, now)
-            balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + value
-            lot_id = self._insert_lot(conn, row.id, "purchase", value, value, now, result.reference)
-            hid = self._history(
-                conn,
-                row.id,
-                now,
-                "purchase",
-                value,
-                balance,
-                call_id=purchase_id,
-                lot_id=lot_id,
-                note="one-time purchase",
-            )
-            overdraft = self._repay(conn, hid, lot_id, value, row.overdraft)
-            if overdraft != row.overdraft:
-                conn.execute(
-                    tenants.update().where(tenants.c.id == row.id).values(overdraft=overdraft)
-                )
-            return self._report(conn, self._tenant_row(conn, lock=False), now)
+        return report
 
     # ---- reading ------------------------------------------------------------------------
 
@@ -820,7 +1100,13 @@ class Ledger(SessionsMixin):
             row = self._tenant_row(conn, lock=True)
             now = self.clock()
             self._expire(conn, row, now)
-            return self._report(conn, row, now)
+            self._recovery_due = self._has_pending(conn, row.id, None)
+            report = self._report(conn, row, now)
+        if not self._recovery_due:
+            return report
+        self.recover()
+        with self._tx(write=False) as conn:
+            return self._report(conn, self._tenant_row(conn, lock=False), self.clock())
 
     def _report(self, conn: Connection, row: Row[Any], now: datetime) -> BalanceReport:
         tenant = self._need_tenant()
@@ -834,6 +1120,7 @@ class Ledger(SessionsMixin):
             balance=balance,
             overdraft=row.overdraft,
             failing=bool(row.failing),
+            dead_letters=outbox.dead_count(conn, row.id),
             lots=tuple(
                 LotReport(
                     lot.id, lot.source, lot.amount, lot.remaining, lot.purchased_at, lot.expires_at
@@ -918,8 +1205,11 @@ class Ledger(SessionsMixin):
                 )
             ).all()
             session_rows = conn.execute(
-                sa.select(sessions.c.call_id, sessions.c.recharged, sessions.c.hold).where(
-                    sessions.c.tenant_id == tid
+                sa.select(sessions.c.call_id, sessions.c.hold).where(sessions.c.tenant_id == tid)
+            ).all()
+            paid = conn.execute(
+                sa.select(purchases).where(
+                    purchases.c.tenant_id == tid, purchases.c.status == "paid"
                 )
             ).all()
         total = sum((r.amount for r in rows), ZERO)
@@ -951,19 +1241,38 @@ class Ledger(SessionsMixin):
             by_kind[r.kind] = by_kind.get(r.kind, ZERO) + r.amount
         costs = sum((c.cost for c in charge_rows), ZERO)
         recharges = sum((c.recharged for c in charge_rows), ZERO)
-        recharges += sum((s.recharged for s in session_rows), ZERO)  # bought by holds
         for s in session_rows:
             if s.hold < 0:
                 problems.append(f"session {s.call_id}: negative hold {s.hold}")
         if -by_kind.get("charge", ZERO) != costs:
             problems.append(f"charges {costs} ≠ charge history {-by_kind.get('charge', ZERO)}")
-        if by_kind.get("recharge", ZERO) != recharges:
-            problems.append(f"recharges {recharges} ≠ history {by_kind.get('recharge', ZERO)}")
+        alone = sum((p.amount for p in paid if p.credited == "alone"), ZERO)
+        if by_kind.get("recharge", ZERO) != recharges + alone:
+            problems.append(
+                f"recharges {recharges} + {alone} credited on their own ≠ history "
+                f"{by_kind.get('recharge', ZERO)}"
+            )
+        lot_ids = {lot.id for lot in all_lots}
+        for p in paid:
+            if p.lot_id not in lot_ids:
+                problems.append(f"{p.kind} {p.ref!r} was paid but never credited")
         if row.overdraft < 0:
             problems.append(f"negative overdraft {row.overdraft}")
         return problems
 
     # ---- notifications --------------------------------------------------------------------
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Deliveries given up on after ``RetryPolicy.max_attempts`` failed attempts."""
+        with self._tx(write=False) as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.dead(conn, row.id)
+
+    def revive(self, ids: Sequence[int] | None = None) -> int:
+        """Re-queue dead deliveries (all, or the ``ids`` given): due now, attempts from 0."""
+        with self._tx() as conn:
+            row = self._tenant_row(conn, lock=False)
+            return outbox.revive(conn, row.id, self.clock(), ids)
 
     def notify(
         self,
@@ -1007,6 +1316,8 @@ class Ledger(SessionsMixin):
                         channel.send(job)
                     except DeliveryFailed as exc:
                         error = str(exc)
+                    except Exception as exc:  # any failure is a counted attempt, never a crash
+                        error = f"{job.channel}: {type(exc).__name__}: {exc}"
                 done = self.clock()
                 with self._tx() as conn:
                     if error is None:

@@ -28,6 +28,8 @@ from policy.ledger.store import deliveries, outbox
 __all__ = [
     "Job",
     "claim",
+    "dead",
+    "dead_count",
     "dedupe_key",
     "enqueue",
     "expand",
@@ -35,6 +37,7 @@ __all__ = [
     "mark_sent",
     "pending",
     "preview",
+    "revive",
 ]
 
 
@@ -244,3 +247,60 @@ def mark_failed(
     else:
         values["next_attempt_at"] = retry_at
     conn.execute(deliveries.update().where(deliveries.c.id == job.delivery_id).values(**values))
+
+
+def dead(conn: Connection, tenant_id: int) -> list[dict[str, Any]]:
+    """Deliveries given up on (``dead``: ``max_attempts`` failed attempts), oldest first."""
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.channel,
+            deliveries.c.recipient,
+            deliveries.c.attempts,
+            deliveries.c.last_error,
+            deliveries.c.next_attempt_at,
+            outbox.c.call_id,
+            outbox.c.type,
+        )
+        .join(outbox, outbox.c.id == deliveries.c.outbox_id)
+        .where(outbox.c.tenant_id == tenant_id, deliveries.c.status == "dead")
+        .order_by(deliveries.c.id)
+    ).all()
+    return [
+        {
+            "delivery": r.id,
+            "event": r.type,
+            "call": r.call_id,
+            "channel": r.channel,
+            "recipient": r.recipient,
+            "attempts": r.attempts,
+            "error": r.last_error,
+        }
+        for r in rows
+    ]
+
+
+def dead_count(conn: Connection, tenant_id: int) -> int:
+    count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(deliveries.join(outbox, outbox.c.id == deliveries.c.outbox_id))
+        .where(outbox.c.tenant_id == tenant_id, deliveries.c.status == "dead")
+    ).scalar_one()
+    return int(count)
+
+
+def revive(
+    conn: Connection, tenant_id: int, now: datetime, ids: Collection[int] | None = None
+) -> int:
+    """Put dead deliveries (all, or those in ``ids``) back in the queue, due now, with a
+    fresh attempt count. Returns how many."""
+    events = sa.select(outbox.c.id).where(outbox.c.tenant_id == tenant_id)
+    query = deliveries.update().where(
+        deliveries.c.status == "dead", deliveries.c.outbox_id.in_(events)
+    )
+    if ids is not None:
+        query = query.where(deliveries.c.id.in_(list(ids)))
+    done = conn.execute(
+        query.values(status="pending", attempts=0, next_attempt_at=now, claimed_until=None)
+    )
+    return int(done.rowcount)

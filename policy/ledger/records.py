@@ -91,6 +91,7 @@ class BalanceReport:
     overdraft: Decimal
     failing: bool
     lots: tuple[LotReport, ...] = field(default=())
+    dead_letters: int = 0  # notification deliveries given up on (`ledger notify --dead`)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,4 +101,5 @@ class BalanceReport:
             "overdraft": str(self.overdraft),
             "recharge_failing": self.failing,
             "lots": [lot.to_dict() for lot in self.lots],
+            "dead_deliveries": self.dead_letters,
         }

@@ -11,6 +11,7 @@ which ran.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "metadata",
     "outbox",
     "pool_usage",
+    "purchases",
     "redact",
     "schema_migrations",
     "sessions",
@@ -216,10 +218,36 @@ deliveries = sa.Table(
 )
 
 
+purchases = sa.Table(
+    "purchases",
+    metadata,
+    # Money asked of the payment provider: recorded (pending, committed) before the provider
+    # is called, resolved after it answered; a pending one is resolved by asking again with
+    # the same key (recovery).
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # purchase | recharge
+    sa.Column("ref", sa.String(200), nullable=False),  # the purchase id or the call id
+    sa.Column("attempt", sa.Integer, nullable=False),  # 1, 2… for one call's recharges
+    sa.Column("key", sa.String(800), nullable=False),  # the idempotency key sent
+    sa.Column("amount", Money, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # pending | paid | refused
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("resolved_at", UTCDateTime, nullable=True),
+    sa.Column("reference", sa.String(200), nullable=True),  # the provider's reference
+    sa.Column("reason", sa.Text, nullable=True),  # why refused
+    # paid: credited by the call's charge ("charge") or on its own ("alone")
+    sa.Column("credited", sa.String(20), nullable=True),
+    sa.Column("lot_id", sa.Integer, nullable=True),
+    sa.UniqueConstraint("tenant_id", "kind", "ref", "attempt", name="uq_purchases_ref"),
+    sa.Index("ix_purchases_status", "tenant_id", "status"),
+)
+
+
 sessions = sa.Table(
     "sessions",
     metadata,
-    # one online-charging session per tenant and call id (version 2): what it holds while
+    # one online-charging session per tenant and call id (version 5): what it holds while
     # the call is up, released when it ends or expires (the charge row then says the rest)
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
@@ -245,12 +273,15 @@ sessions = sa.Table(
 )
 
 
+_USERINFO = re.compile(r"(?P<user>//[^/?#@:]*):[^/?#]*@")
+
+
 def redact(url: str) -> str:
-    """The URL with any password hidden (for messages)."""
+    """The URL with any password hidden (for messages), even when it cannot be parsed."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
-        return url
+        return _USERINFO.sub(r"\g<user>:***@", url)
 
 
 def parse_url(url: str) -> URL:
@@ -259,7 +290,7 @@ def parse_url(url: str) -> URL:
         parsed = make_url(url)
     except (ArgumentError, ValueError) as exc:
         raise LedgerError(
-            f"malformed database URL '{url}': {exc}",
+            f"malformed database URL '{redact(url)}': {str(exc).replace(url, redact(url))}",
             hint="use sqlite:///path/to/ccpolicy.db or postgresql://user@host:5432/dbname",
             code="bad-url",
         ) from None
@@ -268,10 +299,10 @@ def parse_url(url: str) -> URL:
         return parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
         if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
-            raise LedgerError(f"unsupported SQLite driver in '{url}'", code="bad-url")
+            raise LedgerError(f"unsupported SQLite driver in '{redact(url)}'", code="bad-url")
         if not parsed.database or parsed.database == ":memory:":
             raise LedgerError(
-                f"'{url}' names no database file (an in-memory ledger would not persist)",
+                f"'{redact(url)}' names no database file (an in-memory ledger would not persist)",
                 hint="use sqlite:///path/to/ccpolicy.db",
                 code="bad-url",
             )
@@ -299,6 +330,8 @@ def connect(url: str, *, create: bool) -> Engine:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise LedgerError(f"cannot open database '{path}': no directory '{folder}'")
+        if create and not os.path.exists(path):
+            _create_private(path)
         engine = sa.create_engine(
             parsed,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT},
@@ -312,6 +345,17 @@ def connect(url: str, *, create: bool) -> Engine:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise LedgerError(f"cannot use database '{redact(url)}': {exc}", code="bad-url") from None
+
+
+def _create_private(path: str) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600); SQLite gives
+    its -wal and -shm files the same permissions."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another process created it first
+    except OSError as exc:
+        raise LedgerError(f"cannot create database '{path}': {exc.strerror}") from None
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

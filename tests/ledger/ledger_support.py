@@ -130,3 +130,63 @@ def worker_crash(url: str, tenant: dict[str, Any], calls: list[dict[str, Any]], 
         while True:
             for call in calls:
                 ledger.charge(call)
+
+
+class FileProvider:
+    """A payment provider whose records outlive the process (a JSON file, locked): like a
+    real one, it answers a repeated idempotency key as the first time. With ``hang_file``,
+    it writes that file after taking the money and then never returns (to be killed)."""
+
+    def __init__(self, path: str, hang_file: str | None = None) -> None:
+        self.path = path
+        self.hang_file = hang_file
+
+    def charges(self) -> dict[str, str]:
+        import json
+        import os
+
+        if not os.path.exists(self.path):
+            return {}
+        with open(self.path) as f:
+            records: dict[str, str] = json.load(f)
+            return records
+
+    def charge(self, tenant: policy.Tenant, amount: Any, key: str) -> Any:
+        import fcntl
+        import json
+        import os
+        import time
+
+        from policy.ledger import PaymentResult
+
+        with open(self.path + ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            records = self.charges()
+            if key not in records:
+                records[key] = str(amount)
+                with open(self.path + ".tmp", "w") as f:
+                    json.dump(records, f)
+                os.replace(self.path + ".tmp", self.path)
+        if self.hang_file is not None:
+            with open(self.hang_file, "w") as f:
+                f.write("paid")
+            while True:
+                time.sleep(60)
+        return PaymentResult(True, None, f"file:{key}")
+
+
+def worker_pay_and_hang(
+    url: str, tenant: dict[str, Any], call: dict[str, Any], path: str, hang_file: str
+) -> None:
+    """Charge ``call`` with a provider that takes the money, then hangs (the parent kills us
+    between the provider's answer and the ledger's commit)."""
+    provider = FileProvider(path, hang_file)
+    with Ledger(url, tenant=policy.Tenant.from_dict(tenant), provider=provider) as ledger:
+        ledger.charge(call)
+
+
+def worker_recover(url: str, tenant: dict[str, Any], path: str) -> list[dict[str, Any]]:
+    """Recover the tenant's pending purchases in a fresh process."""
+    provider = FileProvider(path)
+    with Ledger(url, tenant=policy.Tenant.from_dict(tenant), provider=provider) as ledger:
+        return ledger.recover(older_than=0)

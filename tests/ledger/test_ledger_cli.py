@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,60 @@ def test_cli_bad_input_is_refused_and_writes_nothing(
     with pytest.raises(SystemExit) as usage:
         main(["ledger", "balance", "--db", db_url])
     assert usage.value.code == 2
+
+
+def test_cli_recover(
+    db_url: str, files: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import datetime, timezone
+
+    from policy.ledger.store import connect, purchases
+
+    common = ["--db", db_url, "--tenant", files["tenant"]]
+    assert run(capsys, "init", *common, "--month", MONTH)[0] == 0
+    code, out, _ = run(capsys, "recover", *common, "--format", "text")
+    assert code == 0 and out == "no pending purchases\n"
+    db = connect(db_url, create=False)  # a purchase left pending by a process that died
+    try:
+        with db.begin() as conn:
+            conn.execute(
+                purchases.insert().values(
+                    tenant_id=1,
+                    kind="purchase",
+                    ref="p-9",
+                    attempt=1,
+                    key="contoso/purchase/p-9",
+                    amount=Decimal("40.00"),
+                    status="pending",
+                    created_at=datetime(2026, 3, 2, tzinfo=timezone.utc),
+                )
+            )
+    finally:
+        db.dispose()
+    code, out, _ = run(capsys, "recover", *common)
+    assert code == 0 and json.loads(out) == {
+        "kind": "purchase",
+        "ref": "p-9",
+        "amount": "40.00",
+        "status": "paid",
+        "reason": None,
+    }
+    code, out, _ = run(capsys, "balance", *common)
+    assert json.loads(out)["balance"] == "60.00"
+    code, out, err = run(capsys, "balance", *common, "--payment-timeout", "0")
+    assert code == 2 and "--payment-timeout must be positive" in err
+
+
+def test_cli_refuses_an_impossible_duration(
+    db_url: str, files: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    huge = tmp_path / "huge.yaml"
+    huge.write_text(yaml.safe_dump([make_call("c1"), make_call("u1", duration=4294967295)]))
+    common = ["--db", db_url, "--tenant", files["tenant"]]
+    assert run(capsys, "init", *common, "--month", MONTH)[0] == 0
+    code, out, err = run(capsys, "charge", *common, "--calls", str(huge))
+    assert code == 1 and out == "" and "duration" in err and "at most 86400" in err
+    assert "Traceback" not in err
+    code = main(["eval", "--tenant", files["tenant"], "--calls", str(huge)])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == "" and "duration" in err and "at most 86400" in err

@@ -289,7 +289,7 @@ def test_conflicting_requests_are_refused_and_change_nothing(
             (lambda: ledger.charge({**pat("s1"), "duration": 60}), "has a session"),
             (lambda: ledger.update("nope", used=1), "no session 'nope'"),
             (lambda: ledger.end("nope", used=1), "no session 'nope'"),
-            (lambda: ledger.begin({**pat("s3"), "duration": 10**6}), "has a duration"),
+            (lambda: ledger.begin({**pat("s3"), "duration": 10**6}), "at most 86400"),
         ]
         for action, text in cases:
             with pytest.raises(policy.PolicyError, match=text):
@@ -298,16 +298,17 @@ def test_conflicting_requests_are_refused_and_change_nothing(
         ledger.charge({**pat("c1"), "duration": 30})
         with pytest.raises(LedgerError, match="already charged"):
             ledger.begin(pat("c1"))
-        with pytest.raises(LedgerError, match="longer than the longest call"):
+        with pytest.raises(policy.PolicyError, match="86401"):
             ledger.charge({**pat("c2"), "duration": 86401})
 
 
 def test_settings_are_checked() -> None:
-    for bad in ({"quota": 0}, {"quota": 1.5}, {"grace": -1}, {"max_seconds": 0}):
+    for bad in ({"quota": 0}, {"quota": 1.5}, {"grace": -1}, {"grace": 2.5}):
         with pytest.raises(LedgerError):
             Ledger("sqlite:///unused.db", engine=policy.load(), **bad)
     ledger = Ledger("sqlite:///unused.db", engine=policy.load(), quota=60)
-    assert (ledger.quota, ledger.grace, ledger.max_seconds) == (60, 60, 86400)
+    assert (ledger.quota, ledger.grace, ledger._longest()) == (60, 60, 86400)
+    assert Ledger("sqlite:///unused.db", engine=policy.load(), max_duration=600)._longest() == 600
 
 
 # ---- the command line -------------------------------------------------------------------

@@ -77,14 +77,21 @@ def test_eight_switches_with_auto_recharge(db_url: str, engine: policy.Engine) -
         recharges = [h for h in history if h["kind"] == "recharge"]
         assert Counter(h["call"] for h in recharges) == told  # exactly these, never two
         bought = sum((Decimal(h["amount"]) for h in recharges), Decimal(0))
-        # each was called for: without it the hold would have taken the available balance
-        # below the trigger (the grant's balance_after is net of every hold, the recharge in)
+        # each was called for: when it was decided the balance net of every hold was going
+        # below the trigger. The provider is asked outside any transaction, so holds other
+        # sessions released meanwhile (at most 4 per switch, 0.05 each at a 120 s quota) may
+        # show in the grant that finally reports it.
+        slack = Decimal("0.05") * 4 * WORKERS
         for r in results:
             for g in r["grants"]:
                 for e in g["events"]:
                     if e["type"] == "recharge_succeeded":
                         before = Decimal(g["balance_after"]) - Decimal(e["amount"])
-                        assert before < Decimal("2.00"), g
+                        assert before < Decimal("2.00") + slack, g
+        # never two for one trigger: each recharge of 1.00 was needed to keep the balance
+        # net of holds at the trigger, so they add up to no more than what was spent
+        spent = workers.total(ended.values())
+        assert bought <= spent + slack + Decimal("1.00")
         stored = {d.call: d.to_dict() for d in ledger.charged()}
         assert stored == ended
         for d in ended.values():  # a settlement never buys one: the hold paid for the call

@@ -12,7 +12,13 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policy.ledger.migrations import m0001_initial, m0002_event_keys, m0003_sessions
+from policy.ledger.migrations import (
+    m0001_initial,
+    m0002_event_keys,
+    m0003_purchases,
+    m0004_safe_recipients,
+    m0005_sessions,
+)
 from policy.ledger.store import schema_migrations
 
 __all__ = ["LATEST", "MIGRATIONS", "Migration", "applied_version", "migrate"]
@@ -27,7 +33,11 @@ class Migration(NamedTuple):
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0001_initial.VERSION, m0001_initial.NAME, m0001_initial.upgrade),
     Migration(m0002_event_keys.VERSION, m0002_event_keys.NAME, m0002_event_keys.upgrade),
-    Migration(m0003_sessions.VERSION, m0003_sessions.NAME, m0003_sessions.upgrade),
+    Migration(m0003_purchases.VERSION, m0003_purchases.NAME, m0003_purchases.upgrade),
+    Migration(
+        m0004_safe_recipients.VERSION, m0004_safe_recipients.NAME, m0004_safe_recipients.upgrade
+    ),
+    Migration(m0005_sessions.VERSION, m0005_sessions.NAME, m0005_sessions.upgrade),
 )
 LATEST = MIGRATIONS[-1].version
 
