@@ -93,3 +93,15 @@ def test_an_explicit_null_is_not_an_absent_field() -> None:
     with pytest.raises(SchemaError) as info:
         call_from_mapping({**GOOD, "user": None})
     assert info.value.finding.path == "user"
+
+
+def test_the_longest_call_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert call_from_mapping({**GOOD, "duration": 86_400}).duration == 86_400
+    with pytest.raises(SchemaError, match="at most 86400 seconds"):
+        call_from_mapping({**GOOD, "duration": 86_401})
+    monkeypatch.setenv("CCPOLICY_MAX_DURATION", "60")
+    with pytest.raises(SchemaError, match="at most 60 seconds") as info:
+        call_from_mapping(GOOD)  # 420 s: refused by the fast path too
+    assert info.value.finding.path == "duration"
+    monkeypatch.setenv("CCPOLICY_MAX_DURATION", "600")
+    assert call_from_mapping(GOOD).duration == 420

@@ -33,8 +33,22 @@ _new = tuple.__new__
 _MONTHS: dict[int, str] = {}  # year * 16 + month → "YYYY-MM"
 
 
+# The environment as the process holds it (os.environ's own store): reading the limit on
+# every call through os.environ.get costs more than building the call. Elsewhere: None.
+_ENVIRON: Any = getattr(os.environ, "_data", None)
+_LIMIT_KEY: Any = getattr(os.environ, "encodekey", lambda key: key)("CCPOLICY_MAX_DURATION")
+_LIMITS: dict[Any, int] = {}  # the variable's raw value → its limit
+
+
 def max_duration() -> int:
     """The longest call accepted: ``$CCPOLICY_MAX_DURATION`` if set, else 24 h."""
+    if _ENVIRON is not None:
+        raw = _ENVIRON.get(_LIMIT_KEY)
+        if raw is None:
+            return MAX_DURATION
+        known = _LIMITS.get(raw)
+        if known is not None:
+            return known
     text = os.environ.get("CCPOLICY_MAX_DURATION")
     if not text:
         return MAX_DURATION
@@ -43,6 +57,8 @@ def max_duration() -> int:
             f"CCPOLICY_MAX_DURATION must be a positive number of seconds, not '{text}'",
             path="CCPOLICY_MAX_DURATION",
         )
+    if _ENVIRON is not None:
+        _LIMITS[_ENVIRON.get(_LIMIT_KEY)] = int(text)
     return int(text)
 
 
