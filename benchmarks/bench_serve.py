@@ -236,20 +236,14 @@ def measure(
 
 
 def in_process(repeat: int = 9, number: int = 5000) -> dict[str, float]:
-    """``engine.evaluate`` of a plain dict against a ``policy.Call`` (median µs)."""
+    """``engine.evaluate`` of a plain dict against a ``policy.Call`` (µs: median and best run)."""
     import policy
 
     engine = policy.load()
     tenant = policy.Tenant.from_file(ROOT / "examples" / "tenant.yaml")
     record = {**CALL, "duration": 420}
     call = policy.Call.from_dict(record)
-    starts = [f"2026-11-02T09:{m:02d}:{s:02d}-05:00" for m in range(60) for s in range(60)]
-    fresh = [{**record, "start": s} for s in starts]  # a start never seen: no memo
-
-    def median(function: Any) -> float:
-        return (
-            statistics.median(timeit.repeat(function, number=number, repeat=repeat)) / number * 1e6
-        )
+    fresh = {**record, "start": "2026-11-02T09:17:33-05:00"}  # its start forgotten each time
 
     engine.evaluate(call, tenant)
     engine.evaluate(record, tenant)
@@ -257,13 +251,16 @@ def in_process(repeat: int = 9, number: int = 5000) -> dict[str, float]:
 
     def unseen() -> None:
         call_module._STARTS.clear()
-        engine.evaluate(fresh[0], tenant)
+        engine.evaluate(fresh, tenant)
 
-    return {
-        "call": median(lambda: engine.evaluate(call, tenant)),
-        "dict": median(lambda: engine.evaluate(record, tenant)),
-        "dict_unseen_start": median(unseen),
-    }
+    runs: dict[str, list[float]] = {"call": [], "dict": [], "dict_unseen_start": []}
+    for _ in range(repeat):  # interleaved, so that the machine's load hits each alike
+        runs["call"].append(timeit.timeit(lambda: engine.evaluate(call, tenant), number=number))
+        runs["dict"].append(timeit.timeit(lambda: engine.evaluate(record, tenant), number=number))
+        runs["dict_unseen_start"].append(timeit.timeit(unseen, number=number))
+    out = {k: statistics.median(v) / number * 1e6 for k, v in runs.items()}
+    out.update({f"{k}_best": min(v) / number * 1e6 for k, v in runs.items()})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,13 +309,19 @@ def main(argv: list[str] | None = None) -> int:
                     f"{p99:.2f} ms (target ≤ 5 ms)"
                 )
     figures = in_process()
-    ratio = figures["dict"] / figures["call"]
-    print(
-        f"\nin-process engine.evaluate: Call {figures['call']:.2f} µs, "
-        f"dict {figures['dict']:.2f} µs "
-        f"({ratio:.2f}×; targets ≤ 1.5×, ≤ 5 µs), dict with a start never seen "
-        f"{figures['dict_unseen_start']:.2f} µs"
-    )
+    print("\nin-process engine.evaluate (9 interleaved runs of 5,000; median run, best run):")
+    for key, label in (
+        ("call", "a policy.Call"),
+        ("dict", "a plain dict"),
+        ("dict_unseen_start", "a dict, start never seen"),
+    ):
+        ratio = figures[key] / figures["call"]
+        best = figures[f"{key}_best"]
+        print(
+            f"  {label:<26} {figures[key]:6.2f} µs ({ratio:.2f}×)   "
+            f"best {best:6.2f} µs ({best / figures['call_best']:.2f}×)"
+        )
+    print("  targets: a dict ≤ 1.5× a Call, ≤ 5 µs median")
     return 0
 
 
