@@ -492,17 +492,24 @@ class Ledger(SessionsMixin):
         tenant = self._need_tenant()
         row = self._tenant_row(conn, lock=True)
         now = self.clock()
-        stored = conn.execute(
-            sa.select(charges.c.decision).where(
-                charges.c.tenant_id == row.id, charges.c.call_id == call.id
+        query: sa.Select[Any] | sa.CompoundSelect[Any] = sa.select(
+            sa.literal("charge").label("kind"), charges.c.decision
+        ).where(charges.c.tenant_id == row.id, charges.c.call_id == call.id)
+        if not session:  # and a session of the id, in the same round trip
+            query = sa.union_all(
+                query,
+                sa.select(sa.literal("session").label("kind"), sessions.c.status).where(
+                    sessions.c.tenant_id == row.id, sessions.c.call_id == call.id
+                ),
             )
-        ).scalar()
+        found: dict[str, str] = {kind: text for kind, text in conn.execute(query)}
+        stored = found.get("charge")
         if stored is not None:
             if paid is not None and self._resolve(conn, *paid, now):
                 self._credit_alone(conn, row, paid[0], paid[1], now)
             return Charged(decision_from_json(stored), True)
-        if not session:
-            self._refuse_open_session(conn, row.id, call)
+        if "session" in found:
+            self._refuse_open_session(call, found["session"])
         self._recovery_due = self._has_pending(conn, row.id, paid[0].id if paid else None)
         if paid is not None and not self._resolve(conn, *paid, now):
             paid = None  # someone else resolved and credited it: it is in the balance now
@@ -629,19 +636,13 @@ class Ledger(SessionsMixin):
         outbox.enqueue(conn, row.id, tenant.name, decision, now)
         return Charged(decision, False)
 
-    def _refuse_open_session(self, conn: Connection, tid: int, call: Call) -> None:
-        """Reference rule 26: a call with an open session is settled by ``end``."""
-        found = conn.execute(
-            sa.select(sessions.c.status).where(
-                sessions.c.tenant_id == tid, sessions.c.call_id == call.id
-            )
-        ).scalar()
-        if found is not None:
-            raise LedgerError(
-                f"call '{call.id}' has a session ({found}): end it instead of charging it",
-                location=call.where,
-                code="conflict",
-            )
+    def _refuse_open_session(self, call: Call, status: str) -> None:
+        """Reference rule R26: a call with an open session is settled by ``end``."""
+        raise LedgerError(
+            f"call '{call.id}' has a session ({status}): end it instead of charging it",
+            location=call.where,
+            code="conflict",
+        )
 
     def _settle_session(
         self, conn: Connection, call: Call, held_minutes: Mapping[str, int], note: str | None
@@ -1280,11 +1281,16 @@ class Ledger(SessionsMixin):
         *,
         dry_run: bool = False,
         retry: RetryPolicy | None = None,
-        lease: timedelta = timedelta(minutes=5),
-        batch: int = 200,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 10,
     ) -> DeliveryReport:
         """Deliver the outbox: each event to each recipient on each channel, at least once
-        (dedupe key per event and recipient). ``dry_run`` lists what would be sent."""
+        (dedupe key per event and recipient). ``dry_run`` lists what would be sent.
+
+        Deliveries are claimed ``batch`` at a time with a ``lease`` naming this run, and
+        the lease of each is renewed just before it is sent: another notifier never sends
+        it while this one is alive (one send must take less than ``lease``: the channels'
+        timeouts are shorter), and a killed notifier's claims lapse after ``lease``."""
         retry = retry or RetryPolicy()
         report = DeliveryReport()
         targets = channel_targets(channels)
@@ -1295,16 +1301,22 @@ class Ledger(SessionsMixin):
                 report.pending = outbox.preview(conn, row.id, targets, self.clock())
             return report
         tried: set[int] = set()
+        owner = uuid.uuid4().hex
         while True:
             now = self.clock()
             with self._tx() as conn:
-                row = self._tenant_row(conn, lock=False)
+                row = self._tenant_row(conn, lock=True)  # one expander at a time
                 outbox.expand(conn, row.id, targets, now)
-                jobs = outbox.claim(conn, row.id, now, lease=lease, limit=batch, exclude=tried)
+                jobs = outbox.claim(
+                    conn, row.id, now, lease=lease, limit=batch, exclude=tried, owner=owner
+                )
             if not jobs:
                 return report
             for job in jobs:
                 tried.add(job.delivery_id)
+                with self._tx() as conn:
+                    if not outbox.renew(conn, job, owner, self.clock() + lease):
+                        continue  # our lease lapsed and another notifier has it
                 channel = by_target.get(
                     (job.channel, None if job.channel == "email" else job.recipient)
                 )

@@ -6,9 +6,11 @@ joined string — so a retried charge cannot enqueue it twice and no tenant's ca
 collide with another tenant's. Deliveries are created when the deliverer first sees the
 event — one per (event, channel, recipient), unique — and carry the dedupe key sent
 with the message.
-A delivery is *claimed* (a lease) before it is sent, so two deliverers never send the
-same one at the same time; it is marked sent after the server accepted it (at least
-once: a crash between the two sends it again, with the same dedupe key).
+A delivery is *claimed* (a short lease naming its holder) in small batches, and the lease
+is renewed just before each send, so two deliverers never send the same one while its
+holder is alive; a killed deliverer's claims lapse after one lease. It is marked sent
+after the server accepted it (at least once: a crash between the two sends it again, with
+the same dedupe key).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "mark_sent",
     "pending",
     "preview",
+    "renew",
     "revive",
 ]
 
@@ -201,9 +204,10 @@ def claim(
     lease: timedelta,
     limit: int,
     exclude: Collection[int] = (),
+    owner: str | None = None,
 ) -> list[Job]:
-    """Take up to ``limit`` due deliveries (not in ``exclude``) for ``lease``; other
-    deliverers skip them meanwhile."""
+    """Take up to ``limit`` due deliveries (not in ``exclude``) for ``lease``, held by
+    ``owner``; other deliverers skip them meanwhile."""
     query = _due(tenant_id, now).limit(limit)
     if exclude:
         query = query.where(deliveries.c.id.not_in(list(exclude)))
@@ -214,9 +218,24 @@ def claim(
         conn.execute(
             deliveries.update()
             .where(deliveries.c.id.in_([j.delivery_id for j in jobs]))
-            .values(claimed_until=now + lease)
+            .values(claimed_until=now + lease, claimed_by=owner)
         )
     return jobs
+
+
+def renew(conn: Connection, job: Job, owner: str, until: datetime) -> bool:
+    """Extend ``owner``'s lease of the delivery to ``until``; False when ``owner`` no
+    longer holds it (it expired and another deliverer took it, or it was sent)."""
+    done = conn.execute(
+        deliveries.update()
+        .where(
+            deliveries.c.id == job.delivery_id,
+            deliveries.c.claimed_by == owner,
+            deliveries.c.status == "pending",
+        )
+        .values(claimed_until=until)
+    )
+    return bool(done.rowcount)
 
 
 def mark_sent(conn: Connection, job: Job, now: datetime) -> None:
@@ -228,6 +247,7 @@ def mark_sent(conn: Connection, job: Job, now: datetime) -> None:
             sent_at=now,
             attempts=deliveries.c.attempts + 1,
             claimed_until=None,
+            claimed_by=None,
             last_error=None,
         )
     )
@@ -240,6 +260,7 @@ def mark_failed(
     values: dict[str, Any] = {
         "attempts": deliveries.c.attempts + 1,
         "claimed_until": None,
+        "claimed_by": None,
         "last_error": error[:2000],
     }
     if retry_at is None:

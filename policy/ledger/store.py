@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 SQLITE_BUSY_TIMEOUT = 60.0  # seconds a writer waits for the database lock
+LOCK_TIMEOUT = 60.0  # PostgreSQL: seconds a writer waits for a row lock (lock_timeout)
 
 
 class Money(sa.types.TypeDecorator[Decimal]):
@@ -212,6 +213,7 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
     sa.Column("claimed_until", UTCDateTime, nullable=True),
     sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("claimed_by", sa.String(40), nullable=True),  # the lease holder (a run's id)
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
@@ -247,7 +249,7 @@ purchases = sa.Table(
 sessions = sa.Table(
     "sessions",
     metadata,
-    # one online-charging session per tenant and call id (version 5): what it holds while
+    # one online-charging session per tenant and call id (version 6): what it holds while
     # the call is up, released when it ends or expires (the charge row then says the rest)
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
@@ -341,6 +343,10 @@ def connect(url: str, *, create: bool) -> Engine:
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
+    options = parsed.query.get("options", "")
+    if "lock_timeout" not in str(options):  # the URL's own setting wins
+        extra = f"-c lock_timeout={int(LOCK_TIMEOUT * 1000)}"
+        parsed = parsed.update_query_dict({"options": f"{options} {extra}".strip()})
     try:
         return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, max_overflow=2)
     except (ArgumentError, NoSuchModuleError) as exc:

@@ -110,8 +110,9 @@ def worker_script(
                 led.update(call_id, used=arg)
             else:
                 led.end(call_id, used=arg)
-            with open(progress, "w", encoding="utf-8") as f:
+            with open(progress + ".new", "w", encoding="utf-8") as f:
                 f.write(str(n))  # this op is done; a restart re-sends it (idempotent)
+            os.replace(progress + ".new", progress)  # atomic: a kill leaves old or new
 
 
 def total(decisions: Any) -> Decimal:

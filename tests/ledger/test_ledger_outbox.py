@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from email import message_from_bytes
@@ -153,3 +154,89 @@ def test_webhook_down_is_retried_later_not_now(
         assert not later.sent and not later.failed and len(Flaky.posts) == posts  # not due
         Flaky.failures_left = 0
         assert not ledger.notify([hook]).sent  # still waiting for its backoff
+
+
+class SlowInbox(Inbox):
+    """An SMTP peer that takes its time over every message."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_two_notifiers_and_a_slow_smtp_peer_send_each_mail_once(
+    db_url: str, engine: policy.Engine
+) -> None:
+    from datetime import timedelta
+
+    ledger, expected = charged_ledger(db_url, engine)
+    ledger.close()
+    port = free_port()
+    inbox = SlowInbox(0.3)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    reports = []
+    errors: list[BaseException] = []
+
+    def notifier() -> None:
+        try:
+            smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+            with Ledger(db_url, engine=engine, tenant=make_tenant()) as mine:
+                # the whole batch takes longer than one lease: leases must be per delivery
+                reports.append(mine.notify([smtp], lease=timedelta(seconds=1.0)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    assert len(expected) >= 8
+    try:
+        first, second = threading.Thread(target=notifier), threading.Thread(target=notifier)
+        first.start()
+        # the second starts once the first has worked longer than one lease (4 × 0.3 s)
+        while len(inbox.received) < 4 and first.is_alive():
+            time.sleep(0.01)
+        second.start()
+        first.join()
+        second.join()
+    finally:
+        controller.stop()
+    assert not errors
+    counts = Counter(inbox.received)
+    assert len(counts) == len(expected)  # none lost
+    assert max(counts.values()) == 1  # none sent twice
+    assert sum(len(r.sent) for r in reports) == len(expected)
+
+
+def test_a_killed_notifiers_deliveries_are_claimable_after_its_lease(
+    db_url: str, engine: policy.Engine
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from policy.ledger import outbox
+
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    ledger, expected = charged_ledger(db_url, engine)
+    with ledger, ledger._tx() as conn:  # a notifier claims a batch, then is killed
+        tid = ledger._tenant_row(conn, lock=False).id
+        outbox.expand(conn, tid, [("email", None)], now)
+        taken = outbox.claim(conn, tid, now, lease=timedelta(seconds=30), limit=1000)
+    assert len(taken) == len(expected)
+    port = free_port()
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+    try:
+        soon = Ledger(db_url, engine=engine, tenant=make_tenant(), clock=lambda: now)
+        with soon:
+            assert soon.notify([smtp]).sent == []  # still leased
+        later = now + timedelta(seconds=31)
+        with Ledger(db_url, engine=engine, tenant=make_tenant(), clock=lambda: later) as led:
+            assert len(led.notify([smtp]).sent) == len(expected)
+    finally:
+        controller.stop()

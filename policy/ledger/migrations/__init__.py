@@ -17,7 +17,8 @@ from policy.ledger.migrations import (
     m0002_event_keys,
     m0003_purchases,
     m0004_safe_recipients,
-    m0005_sessions,
+    m0005_lease_owner,
+    m0006_sessions,
 )
 from policy.ledger.store import schema_migrations
 
@@ -37,7 +38,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         m0004_safe_recipients.VERSION, m0004_safe_recipients.NAME, m0004_safe_recipients.upgrade
     ),
-    Migration(m0005_sessions.VERSION, m0005_sessions.NAME, m0005_sessions.upgrade),
+    Migration(m0005_lease_owner.VERSION, m0005_lease_owner.NAME, m0005_lease_owner.upgrade),
+    Migration(m0006_sessions.VERSION, m0006_sessions.NAME, m0006_sessions.upgrade),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -28,6 +28,25 @@ outbox_v1 = sa.Table(
 )
 
 
+# version 1 of the deliveries (version 5 adds claimed_by)
+deliveries_v1 = sa.Table(
+    "deliveries",
+    _v1,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id"), nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("recipient", sa.String(500), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+
 def upgrade(conn: Connection) -> None:
     # The tables of store.py are version 1. When a later migration changes one, copy its
     # version-1 definition here first so this migration keeps creating version 1.
@@ -41,4 +60,4 @@ def upgrade(conn: Connection) -> None:
     ]
     store.metadata.create_all(conn, tables=tables, checkfirst=True)
     outbox_v1.create(conn, checkfirst=True)
-    store.deliveries.create(conn, checkfirst=True)
+    deliveries_v1.create(conn, checkfirst=True)

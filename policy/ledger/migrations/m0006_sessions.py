@@ -1,4 +1,4 @@
-"""Version 5: online-charging sessions and the holds they keep while a call is up."""
+"""Version 6: online-charging sessions and the holds they keep while a call is up."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from sqlalchemy.engine import Connection
 
 from policy.ledger import store
 
-VERSION = 5
+VERSION = 6
 NAME = "sessions"
 
 
 def upgrade(conn: Connection) -> None:
-    # store.sessions is version 5; copy its definition here before a later migration
+    # store.sessions is version 6; copy its definition here before a later migration
     # changes it.
     store.metadata.create_all(conn, tables=[store.sessions], checkfirst=True)
