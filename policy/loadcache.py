@@ -1,26 +1,27 @@
 """What ``policy.load()`` builds, cached between processes: the checked policy and the
-parsed rate card (entries in :func:`policy.support.cache.cache_dir`).
+parsed rate card (sealed entries in :func:`policy.support.cache.cache_dir`).
 
 A checked policy is stored only once the exact same sources have been parsed and checked
 without errors; a rate card only once the CSV and its sidecar have loaded cleanly. An
-entry's key — kept in the entry and compared in full (:mod:`policy.support.cache`) — is
-ccpolicy's version, the size and modification time of the modules that make the result
-(so an edited checker or card reader starts over), for a policy the version of
-``phonenumbers`` (whose regions the checker accepts), and the full content of every source:
-a changed file, a new or removed sidecar, never meets an old entry. Anything odd about
-an entry means the slow path, which reports every error exactly as without the cache.
-``ccpolicy check`` never reads these entries: it always runs the full checker.
+entry's key — digested into the entry's name and seal (:mod:`policy.support.cache`) — is
+ccpolicy's version, a SHA-256 of the code that makes the result (every module of the
+folders that parse and check a policy or read a card, the grammar and the card's schema:
+an edited parser, checker or card reader starts over), the installed lark, PyYAML,
+jsonschema and phonenumbers (whose regions the checker accepts) and Python, and the full
+content of every source: a changed file, a new or removed sidecar, never meets an old
+entry. Anything odd about an entry means the slow path, which reports every error exactly
+as without the cache. ``ccpolicy check`` never reads these entries: it always runs the
+full checker.
 """
 
 from __future__ import annotations
 
 import os
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy import __version__
-from policy.support.cache import Key, lookup, store
+from policy.support.cache import Key, code_stamp, lookup, store
 
 if TYPE_CHECKING:
     from policy.language.catalog import Catalog
@@ -29,69 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = ["checked_catalog", "ratecard", "remember_catalog"]
 
-_FORMAT = "1"  # bump when an entry's layout changes
-# The modules (and data) whose code decides each result, in the package folder.
-_POLICY_CODE = (
-    "language/grammar.lark",
-    "language/parser.py",
-    "language/ast.py",
-    "support/records.py",
-    "language/check.py",
-    "language/catalog.py",
-    "language/vocabulary.py",
-)
-_CARD_CODE = (
-    "pricing/ratecard.py",
-    "pricing/tariffs.py",
-    "support/records.py",
-    "data/documents.py",
-    "data/validation.py",
-    "schemas/ratecard.schema.json",
-)
-
-
-@cache
-def _stamp(files: tuple[str, ...]) -> str:
-    from policy.support.resources import schemas_dir
-
-    here = Path(__file__).parent
-    parts = []
-    for name in files:
-        folder, _, base = name.rpartition("/")
-        path = schemas_dir() / base if folder == "schemas" else here / name
-        try:
-            info = os.stat(path)
-        except OSError:
-            parts.append(f"{name}:-")
-            continue
-        parts.append(f"{name}:{info.st_size}:{info.st_mtime_ns}")
-    return ";".join(parts)
-
-
+_FORMAT = "2"  # bump when an entry's layout changes
+# The code (and data) that decides each result, as patterns in the package folder.
+_POLICY_CODE = ("language/*.py", "language/*.lark", "support/*.py")
+_CARD_CODE = ("pricing/*.py", "data/*.py", "support/*.py", "schemas/ratecard.schema.json")
 # ---- the checked policy --------------------------------------------------------------
 
 
-@cache
-def _library_stamp(name: str) -> str:
-    """Which installed copy of library ``name`` this is — its ``__init__.py``'s path, size
-    and time — without importing it (importing phonenumbers costs ~15 ms)."""
-    from importlib.util import find_spec
-
-    spec = find_spec(name)
-    origin = spec.origin if spec is not None else None
-    if origin is None:
-        return f"{name}:-"
-    info = os.stat(origin)
-    return f"{origin}:{info.st_size}:{info.st_mtime_ns}"
-
-
 def _catalog_key(sources: list[SourceFile]) -> Key:
-    # phonenumbers: its regions are the country codes the checker accepts.
     parts: list[str] = [
         _FORMAT,
         __version__,
-        _stamp(_POLICY_CODE),
-        _library_stamp("phonenumbers"),
+        code_stamp(_POLICY_CODE),
     ]
     for source in sources:
         parts += (source.name, source.text)
@@ -142,7 +92,7 @@ def ratecard(path: str | os.PathLike[str]) -> RateCard:
     inputs = _card_inputs(source)
     if inputs is None:
         return RateCard.from_file(source)
-    key = (_FORMAT, __version__, _stamp(_CARD_CODE), *inputs)
+    key = (_FORMAT, __version__, code_stamp(_CARD_CODE), *inputs)
     entry = lookup("card", key)
     if isinstance(entry, tuple) and len(entry) == 3:
         currency, rounding, tariffs = entry

@@ -89,31 +89,6 @@ def test_syntax_error_is_located() -> None:
 
 # ---- the bundled rules --------------------------------------------------------------------
 
-# The hand-wrapped lists of rules/catalog.ccp, and the same lists filled to 100 columns.
-CATALOG_ZONE_A = (
-    "    AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL\n"
-    "    NZ NO PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US\n"
-)
-CANONICAL_ZONE_A = (
-    "    AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL NZ NO PL PT"
-    " PR RO RU\n    SG SK SI ZA KR ES SE CH TW TH GB US\n"
-)
-CATALOG_ROLES = """\
-    to billing_admin, company_admin, global_admin, user_account_admin, user_admin,
-       helpdesk_admin, service_support_admin, device_admin, cloud_device_admin,
-       azure_ad_joined_device_local_admin, application_admin, license_admin,
-       authentication_admin, privileged_authentication_admin, lync_service_admin,
-       skype_for_business_admin, teams_admin, teams_communications_admin,
-       teams_communications_support_engineer, teams_communications_support_specialist
-"""
-CANONICAL_ROLES = """\
-    to billing_admin, company_admin, global_admin, user_account_admin, user_admin, helpdesk_admin,
-       service_support_admin, device_admin, cloud_device_admin, azure_ad_joined_device_local_admin,
-       application_admin, license_admin, authentication_admin, privileged_authentication_admin,
-       lync_service_admin, skype_for_business_admin, teams_admin, teams_communications_admin,
-       teams_communications_support_engineer, teams_communications_support_specialist
-"""
-
 
 def test_bundled_scenarios_are_a_fixed_point() -> None:
     text = (RULES / "scenarios.ccp").read_text(encoding="utf-8")

@@ -24,6 +24,7 @@ import policy
 from policy import loadcache
 from policy.language import check as checker
 from policy.pipeline import policy_findings
+from policy.support import cache as disk
 from policy.support.resources import rules_dir
 
 CALLS = [
@@ -171,20 +172,29 @@ def test_a_changed_rate_card_or_sidecar_is_read_again(cache: Path, rules: Path) 
     assert cached.value.render() == direct.value.render()
 
 
-def test_broken_entries_fall_back_to_the_slow_path(cache: Path, rules: Path) -> None:
-    first = decide(policy.load(rules))
+def test_broken_entries_fall_back_to_the_slow_path(
+    cache: Path, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored: list[tuple[str, Any]] = []
+    real_store = disk.store
+
+    def spy(kind: str, key: Any, value: object) -> None:
+        stored.append((kind, key))
+        real_store(kind, key, value)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(loadcache, "store", spy)
+        first = decide(policy.load(rules))
     broken = entries(cache, "policy") + entries(cache, "card")
-    assert len(broken) == 2
+    assert len(broken) == 2 and sorted(kind for kind, _ in stored) == ["card", "policy"]
     for number, entry in enumerate(broken):
         data = entry.read_bytes()
         entry.write_bytes(data[: len(data) // 2] if number else b"not a pickle at all")
     assert decide(policy.load(rules)) == first
     assert all(entry.read_bytes() != b"not a pickle at all" for entry in broken)  # rewritten
-    import pickle
-
-    for entry in broken:  # a readable entry of another shape is ignored too
-        key, _value = pickle.loads(entry.read_bytes())
-        entry.write_bytes(pickle.dumps((key, "something else")))
+    for kind, key in stored:  # a sealed entry of another shape is ignored too
+        real_store(kind, key, "something else")
+    assert disk.lookup(*stored[0]) == "something else"
     assert decide(policy.load(rules)) == first
 
 
@@ -224,7 +234,7 @@ def test_an_edited_checker_invalidates_entries(
     cache: Path, rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     policy.load(rules)
-    monkeypatch.setattr(loadcache, "_stamp", lambda files: "another build of ccpolicy")
+    monkeypatch.setattr(loadcache, "code_stamp", lambda files: "another build of ccpolicy")
     calls: list[object] = []
     real = checker.check_modules
 

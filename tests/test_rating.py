@@ -243,9 +243,9 @@ def test_zero_second_call_costs_nothing() -> None:
 
 def test_impossible_durations_are_refused() -> None:
     c = card(r("44"))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need 0 <= from_second <= duration, got 20, 10"):
         c.price(GB, "mobile", None, at(), 10, from_second=20)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"need 0 <= from_second <= duration, got -1, 10"):
         c.price(GB, "mobile", None, at(), 10, from_second=-1)
 
 
@@ -449,7 +449,8 @@ def test_rounding_decimals_zero_and_many() -> None:
     ("method", "decimals"), [("nearest", 2), ("up", -1), ("up", 11), ("up", True)]
 )
 def test_bad_rounding_is_refused(method: str, decimals: int) -> None:
-    with pytest.raises(ValueError):
+    message = "rounding method 'nearest'" if method == "nearest" else "rounding decimals must be"
+    with pytest.raises(ValueError, match=message):
         Rounding(method, decimals)
 
 

@@ -8,6 +8,7 @@ the source line, a caret and a hint.
 
 from __future__ import annotations
 
+import io
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -24,6 +25,8 @@ from lark.exceptions import (
 )
 
 from policy.language import ast
+from policy.support import cache as disk
+from policy.support.cache import code_stamp
 from policy.support.errors import Location, PolicySyntaxError
 
 __all__ = ["Comment", "Layout", "parse", "parse_with_comments"]
@@ -60,18 +63,32 @@ _STATEMENT_WORDS = (
 )
 
 
+_OPTIONS: dict[str, Any] = {
+    "parser": "lalr",
+    "propagate_positions": True,
+    "maybe_placeholders": False,
+}
+
+
 @cache
 def _parser() -> Lark:
     # Comments are %ignore'd by the grammar; the callback hands them to the formatter's
     # sink when one is set (parse_with_comments) and costs nothing otherwise.
-    return Lark(
-        _GRAMMAR.read_text(encoding="utf-8"),
-        parser="lalr",
-        propagate_positions=True,
-        maybe_placeholders=False,
-        cache=True,  # parse tables cached in the temp dir, keyed by grammar hash
-        lexer_callbacks={"COMMENT": _collect_comment},
-    )
+    # Building the LALR tables takes ~45 ms; they are kept in ccpolicy's sealed cache
+    # (never in Lark's own cache, which unpickles whatever file it finds in the temp dir).
+    grammar = _GRAMMAR.read_text(encoding="utf-8")
+    key = (grammar, repr(sorted(_OPTIONS.items())), code_stamp(("language/grammar.lark",)))
+    tables = disk.lookup("lark", key)
+    if isinstance(tables, bytes):
+        try:
+            return Lark.load(io.BytesIO(tables))  # sealed by this user: safe to unpickle
+        except Exception:  # from another build of lark: make them again
+            pass
+    parser = Lark(grammar, lexer_callbacks={"COMMENT": _collect_comment}, **_OPTIONS)
+    buffer = io.BytesIO()
+    parser.save(buffer)
+    disk.store("lark", key, buffer.getvalue())
+    return parser
 
 
 def _word(terminal: str) -> str:

@@ -3,7 +3,8 @@
 PostgreSQL is found through ``CCPOLICY_TEST_POSTGRES`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``); each test gets a fresh schema (random name,
 through ``search_path``) that is dropped afterwards. If the server does not answer, the
-PostgreSQL variants are skipped with the reason.
+PostgreSQL variants are skipped with the reason — or fail, in CI or with
+``CCPOLICY_REQUIRE_POSTGRES=1`` (:func:`components.requires_component`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from components import requires_component
 
 PG_URL = os.environ.get("CCPOLICY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 _pg_problem: list[str] = []
@@ -38,8 +40,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'ledger.db'}"
         return
     problem = _pg_unavailable()
-    if problem:
-        pytest.skip(problem)
+    requires_component("postgres", problem is None, problem or "")
     import psycopg
 
     schema = f"ccp_test_{uuid.uuid4().hex[:12]}"

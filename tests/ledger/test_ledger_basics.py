@@ -184,8 +184,15 @@ def test_foreign_billing_is_refused_unless_overridden(db_url: str, engine: polic
 def test_fund_refuses_bad_amounts_and_missing_credits(db_url: str, engine: policy.Engine) -> None:
     with open_ledger(db_url, engine) as ledger:
         counts = row_counts(db_url)
-        for bad in ("-5", "0", "abc", "1.0000001", "NaN"):
-            with pytest.raises(LedgerError):
+        refused = {
+            "-5": "the amount must be positive, not -5",
+            "0": "the amount must be positive, not 0",
+            "abc": r"'abc' is not an amount \(use a decimal such as 50\.00\)",
+            "1.0000001": r"1\.0000001 has more than 6 decimals",
+            "NaN": "the amount must be positive, not NaN",
+        }
+        for bad, message in refused.items():
+            with pytest.raises(LedgerError, match=message):
                 ledger.fund(bad)
         assert row_counts(db_url) == counts
         first = ledger.fund("5.00", purchase_id="p-1")

@@ -41,6 +41,19 @@ def free_port() -> int:
         return port
 
 
+class HeldPortController(Controller):
+    """An SMTP server on a socket bound to port 0 before the test starts: until the server
+    listens, connections to the port are refused, and the port is never released for
+    another process to take in between."""
+
+    def __init__(self, handler: Any, sock: socket.socket) -> None:
+        self.sock = sock
+        super().__init__(handler, hostname="127.0.0.1", port=sock.getsockname()[1])
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
+
+
 def charged_ledger(
     url: str, engine: policy.Engine
 ) -> tuple[Ledger, set[tuple[tuple[str, str, int], str]]]:
@@ -62,23 +75,25 @@ def test_smtp_down_then_back(db_url: str, engine: policy.Engine) -> None:
 
     ledger, expected = charged_ledger(db_url, engine)
     keys = {dedupe_key(*event, "email", rcpt): rcpt for event, rcpt in expected}
-    port = free_port()
-    smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
-    with ledger:
-        preview = ledger.notify([smtp], dry_run=True)
-        assert {(j.dedupe_key, j.recipient) for j in preview.pending} == set(keys.items())
-        down = ledger.notify([smtp], retry=NOW)  # nobody listens: every attempt fails
-        assert not down.sent and len(down.failed) == len(expected)
-        inbox = Inbox()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port)
-        controller.start()
-        try:
-            back = ledger.notify([smtp], retry=NOW)
-            again = ledger.notify([smtp], retry=NOW)
-        finally:
-            controller.stop()
-        assert len(back.sent) == len(expected) and not back.failed
-        assert not again.sent and not again.failed
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        port = held.getsockname()[1]
+        smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
+        with ledger:
+            preview = ledger.notify([smtp], dry_run=True)
+            assert {(j.dedupe_key, j.recipient) for j in preview.pending} == set(keys.items())
+            down = ledger.notify([smtp], retry=NOW)  # nobody listens: every attempt fails
+            assert not down.sent and len(down.failed) == len(expected)
+            inbox = Inbox()
+            controller = HeldPortController(inbox, held)  # now it listens, on that port
+            controller.start()
+            try:
+                back = ledger.notify([smtp], retry=NOW)
+                again = ledger.notify([smtp], retry=NOW)
+            finally:
+                controller.stop()
+            assert len(back.sent) == len(expected) and not back.failed
+            assert not again.sent and not again.failed
     counts = Counter(inbox.received)
     assert set(counts) == set(keys.items())  # none lost
     assert max(counts.values()) == 1  # none twice to the same recipient for the same event
