@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
 from ledger_support import MONTH, make_call, make_tenant
 
 import policy
