@@ -48,6 +48,7 @@ _LAZY = {
     "State": "engine.binding",
     "Ledger": "ledger",  # needs SQLAlchemy: only when used
     "load": "pipeline",
+    "open_calls": "rating.cdr",
     "load_policy": "pipeline",
     "RateCard": "pricing.ratecard",
     "Tenant": "data.tenant",
@@ -75,6 +76,7 @@ __all__ = [
     "UsageError",
     "load",
     "load_policy",
+    "open_calls",
 ]
 
 __version__ = "0.1.0"

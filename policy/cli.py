@@ -10,22 +10,33 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from policy import __version__
 from policy.commands import COMMANDS
-from policy.commands.common import print_findings
+from policy.commands.common import ascii_fallback, print_findings
 from policy.support.errors import EXIT_OK, EXIT_USAGE, PolicyError
+from policy.support.suggest import did_you_mean
 
 __all__ = ["build_parser", "main"]
+
+
+_INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         sys.stderr.write(f"{self.prog}: error: {message}\n")
+        wrong = _INVALID_CHOICE.search(message)
+        if wrong is not None:  # a misspelt command, subcommand or choice: `ccpolicy chek`
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            hint = did_you_mean(wrong.group(1), choices)
+            if hint is not None:
+                sys.stderr.write(f"    hint: {hint}\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -44,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    ascii_fallback(sys.stdout)
+    ascii_fallback(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

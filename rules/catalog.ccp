@@ -100,6 +100,19 @@ notify recharge_succeeded, recharge_failed, balance_zero, pool_threshold
        lync_service_admin, skype_for_business_admin, teams_admin, teams_communications_admin,
        teams_communications_support_engineer, teams_communications_support_specialist
 
+# ---- The PSTN usage report's Capability column -------------------------------------------
+# Teams names the licence a call used by its SKU code.
+
+capability "MCOPSTNPP" for credits, pay_as_you_go_calling_plan
+capability "MCOPSTN1" for domestic_calling_plan
+capability "MCOPSTN2" for domestic_international_calling_plan
+capability "MCOPSTN5" for domestic_calling_plan_120
+capability "MCOPSTN6" for domestic_calling_plan_240
+capability "MCOMEETADD" for zone_a, meeting_dial_in
+capability "MCOMEETADD_DIALOUT_US" for conferencing
+capability "FREECALL" for free_outbound
+capability "MCOEV" for other_inbound
+
 # ---- Sources ----------------------------------------------------------------------------
 # Microsoft's public documentation of Communications Credits, Calling Plans and Audio
 # Conferencing, on which this catalogue is modelled:

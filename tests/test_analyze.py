@@ -83,7 +83,7 @@ def _analyze(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
 
 
 def test_bundled_rules_are_clean_under_strict(capsys: pytest.CaptureFixture[str]) -> None:
-    code, report = _analyze(capsys, "--strict")
+    code, report = _analyze(capsys, "bundled", "--strict")
     assert code == 0
     summary = report["summary"]
     assert (summary["gaps"], summary["shadowed"], summary["unreachable"]) == (0, 0, 0)
@@ -95,7 +95,7 @@ def test_bundled_rules_are_clean_under_strict(capsys: pytest.CaptureFixture[str]
 
 
 def test_rows_describe_the_conditions_they_cover(capsys: pytest.CaptureFixture[str]) -> None:
-    _, report = _analyze(capsys)
+    _, report = _analyze(capsys, "bundled")
     rows = {row["scenario"]: row for row in report["rows"]}
     assert rows["emergency"]["outcome"] == "then free"
     assert "direction=outbound" in rows["emergency"]["when"]

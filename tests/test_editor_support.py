@@ -326,7 +326,7 @@ def test_report_schema_identity_and_descriptions() -> None:
 def test_report_schema_validates_the_bundled_run(
     report_validator: Draft202012Validator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, data = _json_report(capsys)
+    code, data = _json_report(capsys, "bundled")
     assert code == 0 and "coverage" not in data
     assert _errors(report_validator, data) == []
 
@@ -334,7 +334,7 @@ def test_report_schema_validates_the_bundled_run(
 def test_report_schema_validates_a_coverage_run(
     report_validator: Draft202012Validator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, data = _json_report(capsys, "--coverage", "--threshold", "50")
+    code, data = _json_report(capsys, "bundled", "--coverage", "--threshold", "50")
     assert code == 0 and data["coverage"]["threshold"] == 50
     assert _errors(report_validator, data) == []
     kinds = {item["kind"] for p in data["coverage"]["policies"] for item in p["items"]}
@@ -346,10 +346,14 @@ def test_report_schema_validates_failures_and_errors(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
 ) -> None:
+    # a test file names files inside its policy directory: a copy of northwind's
+    for source in NORTHWIND.iterdir():
+        if source.is_file():
+            (tmp_path / source.name).write_bytes(source.read_bytes())
     (tmp_path / "broken_test.yaml").write_text("tenant: [\n", encoding="utf-8")
     (tmp_path / "wrong_test.yaml").write_text(
-        f"tenant: {NORTHWIND / 'tenant.yaml'}\n"
-        f"rules: {NORTHWIND}\n"
+        "tenant: tenant.yaml\n"
+        "rules: .\n"
         "tests:\n"
         "  - name: wrong on purpose\n"
         "    calls:\n"
@@ -377,7 +381,7 @@ def test_report_schema_validates_failures_and_errors(
 def test_report_schema_rejects_a_changed_shape(
     report_validator: Draft202012Validator, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _, data = _json_report(capsys, "--coverage")
+    _, data = _json_report(capsys, "bundled", "--coverage")
     assert _errors(report_validator, data) == []
 
     extra = copy.deepcopy(data)

@@ -26,9 +26,10 @@ from policy.cli import main
 from policy.data.numbers import NumberInfo
 from policy.engine.compile import CompiledPolicy
 from policy.engine.decision import TraceEntry
-from policy.engine.evaluate import Engine, Route
+from policy.engine.evaluate import Engine
 from policy.engine.facts import Facts
 from policy.engine.index import ScenarioIndex
+from policy.engine.route import Route
 from policy.engine.trace import Trace
 from policy.language.vocabulary import CONTEXTS, DESTINATION_KINDS, NUMBER_CLASSES, NUMBER_TYPES
 from policy.support.resources import rules_dir

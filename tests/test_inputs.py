@@ -40,7 +40,7 @@ def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 def test_python_dash_m_policy_is_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["policy", "check"])
+    monkeypatch.setattr(sys, "argv", ["policy", "check", "bundled"])
     with pytest.raises(SystemExit) as done:
         runpy.run_module("policy", run_name="__main__")
     assert done.value.code == 0

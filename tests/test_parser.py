@@ -69,6 +69,7 @@ def test_bundled_catalog_statement_counts(catalog: ast.Module) -> None:
         "Denial": 4,
         "Role": 20,
         "Notify": 1,
+        "Capability": 9,
     }
 
 

@@ -128,7 +128,7 @@ def test_xlsx_reads_back_with_types(tmp_path: Path) -> None:
     assert book.sheetnames == ["Usage", "Summary"]
     sheet = book["Usage"]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == f"A1:AA{20 + 1}"
+    assert sheet.auto_filter.ref == f"A1:AB{20 + 1}"
     header = [c.value for c in sheet[1]]
     assert tuple(header) == HEADER
     rows = {row[1]: row for row in sheet.iter_rows(min_row=2, values_only=True)}
@@ -275,7 +275,7 @@ def test_a_generated_100k_file_adds_up(tmp_path: Path, capsys) -> None:
     code, out = _rate(tmp_path, calls, "big_out.csv", "--format", "json")
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["read"] == n and summary["rejected"] == 0 and summary["duplicates"] == 0
+    assert summary["read"] == n and summary["rejected"] == 0 and summary["repeated_ids"] == 0
     assert summary["permitted"] + summary["refused"] == n
     total = Decimal(0)
     count = permitted = 0
@@ -447,7 +447,7 @@ def test_repeats_re_emit_non_ascii_rows_exactly_across_write_batches(
             out.writerow([call_id, "outbound", user, f"+1212555{i:04d}", start, i % 97])
     usage = tmp_path / "usage.csv"
     summary = rate(engine, tenant, calls, usage)
-    assert summary.read == 1500 and summary.duplicates == 4  # ü,549 and ü,1299 are new
+    assert summary.read == 1500 and summary.repeated_ids == 4  # ü,549 and ü,1299 are new
     with usage.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))[1:]
     assert len(rows) == 1500

@@ -331,8 +331,17 @@ def test_duplicate_column(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "path", "message"),
     [
-        ("44,UK,mobile", "origin", "row has 3 cells; the header has 13 columns"),
-        (GOOD + ",extra", None, "row has 14 cells; the header has 13 columns"),
+        (
+            "44,UK,mobile",
+            None,
+            "row has 3 cells; the header has 13 columns (no cell for origin, connect_fee, "
+            "rate, rate_unit, increment, from_second, days, time_from, time_to, max_cost)",
+        ),
+        (
+            GOOD + ",extra",
+            None,
+            "row has 14 cells; the header has 13 columns (a comma inside a cell must be quoted)",
+        ),
     ],
 )
 def test_row_with_the_wrong_number_of_cells(

@@ -119,7 +119,7 @@ def test_warnings_are_warning_level(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_clean_policy_has_no_results(capsys: pytest.CaptureFixture[str]) -> None:
-    code, log = _check(capsys, "--format", "sarif")
+    code, log = _check(capsys, "--format", "sarif", "bundled")
     assert code == 0
     _validate(log)
     assert log["runs"][0]["results"] == []

@@ -137,7 +137,7 @@ def bundled_test_count() -> int:
 
 
 def test_bundled_rules_pass_with_full_coverage(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--coverage", "--threshold", "100")
+    code, out, _ = run(capsys, "bundled", "--coverage", "--threshold", "100")
     assert code == 0, out
     assert out.splitlines()[-1] == f"{bundled_test_count()} passed, 0 failed"
     assert "coverage: 100.0%" in out
@@ -147,7 +147,7 @@ def test_bundled_rules_pass_with_full_coverage(capsys: pytest.CaptureFixture[str
 def test_bundled_coverage_covers_every_scenario_pool_and_route(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code, out, _ = run(capsys, "--coverage", "--format", "json")
+    code, out, _ = run(capsys, "bundled", "--coverage", "--format", "json")
     assert code == 0
     coverage = json.loads(out)["coverage"]
     assert coverage["percent"] == 100.0 and coverage["covered"] == coverage["total"]
@@ -161,8 +161,8 @@ def test_bundled_coverage_covers_every_scenario_pool_and_route(
 
 
 def test_coverage_does_not_change_the_results(capsys: pytest.CaptureFixture[str]) -> None:
-    _, plain, _ = run(capsys, "--format", "json")
-    _, observed, _ = run(capsys, "--format", "json", "--coverage")
+    _, plain, _ = run(capsys, "bundled", "--format", "json")
+    _, observed, _ = run(capsys, "bundled", "--format", "json", "--coverage")
     assert json.loads(plain)["tests"] == json.loads(observed)["tests"]
 
 
@@ -489,3 +489,86 @@ def test_schema_is_documented_for_editors() -> None:
         return found
 
     assert undocumented(schema, "#") == []
+
+
+# ---------------------------------------------------------------------------- file references
+
+# A file outside the policy directory whose contents must never reach a message: it is
+# not valid YAML, so reading it would quote the line holding the secret.
+FOREIGN = "password: TOPSECRET: oops\n  - [\n"
+TENANT_FILE = SMALL_HEAD.split("rates:")[0].replace("tenant:\n", "", 1)
+TENANT_FILE = textwrap.dedent(TENANT_FILE)
+ONE_CALL = f'[{{id: i1, direction: inbound, to: "+12125550999", start: {START}}}]'
+
+
+@pytest.mark.parametrize(
+    ("head", "test_fields", "where", "field"),
+    [
+        ("tenant: {outside}", "", (1, 9), "tenant"),
+        ("tenant: ../../outside.yaml", "", (1, 9), "tenant"),
+        ("tenant: link.yaml", "", (1, 9), "tenant"),
+        ("tenant: ../tenant.yaml", "    tenant: ../../outside.yaml\n", (4, 13), "tests[0].tenant"),
+        ("tenant: ../tenant.yaml", "    tenant: {outside}\n", (4, 13), "tests[0].tenant"),
+        ("tenant: ../tenant.yaml\nrates: ../../outside.csv", "", (2, 8), "rates"),
+        ("tenant: ../tenant.yaml\nrules: ../..", "", (2, 8), "rules"),
+    ],
+)
+def test_references_outside_the_policy_directory_are_located_errors(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    head: str,
+    test_fields: str,
+    where: tuple[int, int],
+    field: str,
+) -> None:
+    outside = tmp_path / "outside.yaml"
+    outside.write_text(FOREIGN, encoding="utf-8")
+    (tmp_path / "outside.csv").write_text("TOPSECRET\n", encoding="utf-8")
+    folder = tmp_path / "pol"
+    (folder / "tests").mkdir(parents=True)
+    (folder / "policy.ccp").write_text(SMALL_POLICY, encoding="utf-8")
+    (folder / "tenant.yaml").write_text(TENANT_FILE, encoding="utf-8")
+    (folder / "tests" / "link.yaml").symlink_to(outside)
+    body = (
+        head.format(outside=outside)
+        + "\ntests:\n  - name: t\n"
+        + test_fields.format(outside=outside)
+        + f"    calls: {ONE_CALL}\n    expect: [{{}}]\n"
+    )
+    path = folder / "tests" / "x_test.yaml"
+    path.write_text(body, encoding="utf-8")
+    code, out, err = run(capsys, str(path))
+    assert code == 1
+    line, column = where
+    assert f"{display(path)}:{line}:{column}: {field}: " in out
+    assert "is outside the policy directory" in out
+    assert "TOPSECRET" not in out + err
+    # `check` of the test file says the same, without running anything
+    code = main(["check", str(path)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert f"{display(path)}:{line}:{column}: {field}: " in out
+    assert "TOPSECRET" not in out + err
+
+
+def test_references_inside_the_policy_directory_still_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "pol"
+    (folder / "tests" / "data").mkdir(parents=True)
+    (folder / "policy.ccp").write_text(SMALL_POLICY, encoding="utf-8")
+    (folder / "tenant.yaml").write_text(TENANT_FILE, encoding="utf-8")
+    (folder / "tests" / "data" / "calls.yaml").write_text(ONE_CALL + "\n", encoding="utf-8")
+    (folder / "tests" / "link.yaml").symlink_to(folder / "tenant.yaml")  # a link inside
+    path = folder / "tests" / "x_test.yaml"
+    path.write_text(
+        f"tenant: {folder / 'tenant.yaml'}\ntests:\n"
+        "  - name: relative\n    tenant: ../tenant.yaml\n    calls: data/calls.yaml\n"
+        "    expect: [{paid_by: free}]\n"
+        "  - name: link\n    tenant: link.yaml\n    calls: ./data/../data/calls.yaml\n"
+        "    expect: [{paid_by: free}]\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run(capsys, str(path))
+    assert code == 0, out
+    assert out.splitlines()[-1] == "2 passed, 0 failed"

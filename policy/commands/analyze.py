@@ -9,7 +9,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import paint, print_findings
+from policy.commands.common import paint, paths_to_verify, print_findings
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK
 
 if TYPE_CHECKING:
@@ -29,7 +29,13 @@ def register(commands: Any) -> None:
         "shadowed by earlier ones, scenarios no situation reaches, and overlaps. Exit 0 "
         "(also with findings unless --strict), 1 policy errors or --strict findings, 2 usage.",
     )
-    an.add_argument("dir", nargs="?", metavar="DIR", help="policy directory (default: bundled)")
+    an.add_argument(
+        "dir",
+        nargs="?",
+        metavar="DIR",
+        help="policy directory; 'bundled' for the bundled rules (default: the current "
+        "directory when it holds .ccp files)",
+    )
     an.add_argument("--format", choices=("text", "json"), default="text")
     an.add_argument(
         "--strict",
@@ -43,13 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from policy.support.resources import rules_dir
     from policy.tools.analysis import decision_table
 
-    path = args.dir if args.dir is not None else rules_dir()
+    path = paths_to_verify([args.dir] if args.dir else [], "analyze", str(rules_dir()))[0]
     compiled, findings = policy_findings(path)
     if compiled is None:
         print_findings([f for f in findings if f.is_error], sys.stderr)
         return EXIT_BAD_INPUT
     table = decision_table(compiled)
-    report = _report(compiled, table, str(args.dir or "(bundled rules)"))
+    shown = (
+        "(bundled rules)" if path == str(rules_dir()) else str(args.dir or "(current directory)")
+    )
+    report = _report(compiled, table, shown)
     if args.format == "json":
         json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

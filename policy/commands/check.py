@@ -9,10 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import print_findings
+from policy.commands.common import choose_policy, is_bundled, paths_to_verify, print_findings
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, Finding, PolicyError
 
 if TYPE_CHECKING:
+    from policy.data.call import Call
+    from policy.data.tenant import Tenant
     from policy.engine.compile import CompiledPolicy
 
 NAME = "check"
@@ -31,20 +33,27 @@ def register(commands: Any) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="policy dirs, .ccp files, tenant/calls YAML/JSON, rate-card CSV "
-        "(default: the bundled rules)",
+        help="policy dirs, .ccp files, tenant/calls/rate-card files; 'bundled' for the "
+        "bundled rules (default: the current directory when it holds .ccp files)",
     )
     check.add_argument(
         "--rules",
         metavar="DIR",
-        help="policy to check data files against (default: the policy among "
-        "PATHs, else the bundled rules)",
+        help="policy to check data files against; 'bundled' for the bundled rules (default: "
+        "the policy among PATHs, else the current directory's .ccp files, else the bundled "
+        "rules — said on stderr)",
     )
     check.add_argument(
         "--format",
         choices=("text", "json", "sarif"),
         default="text",
         help="text (default), json, or sarif (SARIF 2.1.0 for code-scanning UIs)",
+    )
+    check.add_argument(
+        "--rates",
+        metavar="R.csv",
+        help="the rate card tenants are priced with (default: a rate card among PATHs, "
+        "else rates.csv beside the policy, else the bundled card) — as eval chooses it",
     )
     check.add_argument("--strict", action="store_true", help="warnings fail too (exit 1)")
 
@@ -54,19 +63,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _classify_paths(paths: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    """Policies and data files among ``paths``; a file named twice (``DIR DIR/t.yaml``)
+    is checked once, where it first appears."""
     policies: list[Path] = []
     data: list[Path] = []
+    seen: set[Path] = set()
+
+    def first_time(path: Path) -> bool:
+        key = path.resolve()
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            if any(path.glob("*.ccp")):
+            if any(path.glob("*.ccp")) and first_time(path):
                 policies.append(path)
             data.extend(
-                sorted(p for p in path.iterdir() if p.suffix in DATA_SUFFIXES and p.is_file())
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.suffix in DATA_SUFFIXES and p.is_file() and first_time(p)
+                )
             )
         elif path.suffix == ".ccp":
-            policies.append(path)
-        else:
+            if first_time(path) and path.parent.resolve() not in seen:
+                policies.append(path)
+        elif first_time(path):
             data.append(path)
     return policies, data
 
@@ -76,9 +101,8 @@ def _check(args: argparse.Namespace) -> int:
     from policy.support.resources import rules_dir
     from policy.tools.analysis import analysis_findings
 
-    policies, data = _classify_paths(args.paths)
-    if not args.paths:
-        policies = [rules_dir()]
+    paths = paths_to_verify(args.paths, "check", str(rules_dir()))
+    policies, data = _classify_paths(paths)
     findings: list[Finding] = []
     checked: CompiledPolicy | None = None
     for path in policies:
@@ -88,15 +112,30 @@ def _check(args: argparse.Namespace) -> int:
             findings.extend(analysis_findings(compiled))
             checked = checked or compiled
     rules_for_data: CompiledPolicy | None = checked
+    policy_path: Path | None = policies[0] if policies else None
+    fallback: str | None = None
     if args.rules:
-        compiled, found = policy_findings(args.rules)
+        policy_path = rules_dir() if is_bundled(args.rules) else Path(args.rules)
+        compiled, found = policy_findings(policy_path)
         if compiled is None:
             findings.extend(found)
         rules_for_data = compiled
     elif rules_for_data is None and data and not policies:
-        rules_for_data, _ = policy_findings(rules_dir())
+        chosen, _ = choose_policy(None)  # data files alone: checked against which policy?
+        fallback = (
+            "the .ccp files in the current directory"
+            if chosen is not None
+            else "the bundled rules (rules/); name yours with --rules"
+        )
+        policy_path = Path(chosen) if chosen is not None else rules_dir()
+        rules_for_data, _ = policy_findings(policy_path)
+    tenants: list[Tenant] = []
     for path in data:
-        findings.extend(_check_data(path, rules_for_data))
+        findings.extend(_check_data(path, rules_for_data, tenants))
+    if tenants:
+        findings.extend(_currency_findings(tenants, _card_for(args.rates, data, policy_path)))
+    if fallback is not None and tenants:  # say which policy the tenants were checked against
+        sys.stderr.write(f"note: tenants checked against {fallback}\n")
     errors = sum(1 for f in findings if f.is_error)
     warnings = len(findings) - errors
     files = len(policies) + len(data)
@@ -141,7 +180,52 @@ def _data_kind(path: Path, data: Any) -> str | None:
     return None
 
 
-def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
+def _card_for(rates: str | None, data: Sequence[Path], policy: Path | None) -> Path | None:
+    """The rate card ``eval`` would price the tenants with: ``--rates``, else a rate card
+    among the PATHs, else ``rates.csv`` beside the policy, else the bundled card."""
+    from policy.pipeline import default_ratecard_path
+
+    if rates:
+        return Path(rates)
+    for path in data:
+        if path.suffix.lower() == ".csv" and not _is_calls_csv(path):
+            return path
+    return default_ratecard_path(*((policy,) if policy is not None else ()))
+
+
+def _currency_findings(tenants: Sequence[Tenant], card_path: Path | None) -> list[Finding]:
+    """What ``eval`` would refuse: a tenant paying in another currency than the card's."""
+    from policy.language.source import display_name
+    from policy.pricing.ratecard import RateCard
+
+    if card_path is None:
+        return []
+    try:
+        card = RateCard.from_file(card_path)
+    except PolicyError:
+        return []  # the card's own errors are reported where it is checked
+    findings = []
+    for tenant in tenants:
+        if card.currency is not None and card.currency != tenant.currency:
+            findings.append(
+                Finding(
+                    "error",
+                    f"the tenant pays in {tenant.currency} but the rate card "
+                    f"{display_name(card_path)} is priced in {card.currency}: eval would "
+                    "refuse this tenant",
+                    location=tenant.location(("currency",)),
+                    path="currency",
+                    hint="name the tenant's rate card: ccpolicy check POLICY tenant.yaml "
+                    "rates.csv (or --rates R.csv)",
+                    code="currency",
+                )
+            )
+    return findings
+
+
+def _check_data(
+    path: Path, policy: CompiledPolicy | None, tenants: list[Tenant] | None = None
+) -> list[Finding]:
     from policy.data.documents import load_document
     from policy.data.validation import validate
     from policy.language.source import display_name
@@ -150,9 +234,12 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
 
     name = display_name(path)
     try:
-        if path.suffix == ".csv":
+        if path.suffix.lower() in (".csv", ".jsonl", ".ndjson"):
+            if path.suffix.lower() != ".csv" or _is_calls_csv(path):
+                return _check_calls(path)
             RateCard.from_file(path)
             return []
+        _refuse_huge(path, name)
         document = load_document(path)
         kind = _data_kind(path, document.data)
         if kind is None:
@@ -184,12 +271,80 @@ def _check_data(path: Path, policy: CompiledPolicy | None) -> list[Finding]:
             from policy.engine.binding import tenant_findings
 
             tenant = Tenant.from_file(path)
+            if tenants is not None:
+                tenants.append(tenant)
             return tenant_findings(policy, tenant)
-        if kind in ("calls", "call"):
+        if kind == "calls":
+            return _check_calls(path)
+        if kind == "call":
             return _check_call_numbers(document)
+        if kind == "test":
+            from policy.tools.testing import reference_findings
+
+            return reference_findings(path, document)
         return []
     except PolicyError as exc:
         return list(exc.findings)
+
+
+def _is_calls_csv(path: Path) -> bool:
+    """A CSV of calls (call columns, or a PSTN usage report) rather than a rate card."""
+    from policy.rating.cdr import sniff_calls_format
+
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return False
+    return sniff_calls_format(header) == "csv"
+
+
+def _refuse_huge(path: Path, name: str) -> None:
+    """A YAML/JSON data file is read whole: one larger than calls files may be is refused
+    (tenants, rate-card sidecars and policy tests are far smaller)."""
+    from policy.rating.cdr import MAX_WHOLE_CALLS_BYTES
+    from policy.support.errors import InputError, Location
+
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return
+    if size > MAX_WHOLE_CALLS_BYTES:
+        raise InputError(
+            f"{size:,} bytes: YAML and JSON data files are read whole, up to "
+            f"{MAX_WHOLE_CALLS_BYTES:,} bytes",
+            location=Location(name),
+            hint="write calls as JSON Lines (.jsonl, one call per line): streamed at "
+            "constant memory",
+        )
+
+
+def _check_calls(path: Path) -> list[Finding]:
+    """A calls file in any format, read as every command reads it: every bad record (up
+    to a cap) and every impossible number, located."""
+    from policy.rating.cdr import open_calls
+
+    with open_calls(path) as source:
+        try:
+            source.checked(_numbers_possible)
+        except PolicyError as exc:
+            return list(exc.findings)
+    return []
+
+
+def _numbers_possible(call: Call) -> None:
+    from policy.data.numbers import BadNumber, classify
+    from policy.support.errors import EvaluationError
+
+    for field, text in (("to", call.to), ("from", call.from_)):
+        if not text:
+            continue
+        try:
+            classify(text, "US")
+        except BadNumber as exc:
+            raise EvaluationError(
+                str(exc), location=call.where, path=call.field_path(field), code="number"
+            ) from None
 
 
 def _check_call_numbers(document: Any) -> list[Finding]:

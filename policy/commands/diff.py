@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from policy.commands.common import CALLS_HELP, is_bundled
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK
 
 NAME = "diff"
@@ -22,12 +23,18 @@ def register(commands: Any) -> None:
         "scenario). OLD and NEW may be the same policy with --old-rates/--new-rates. "
         "Exit 0 compared, 1 bad input (or a change with --fail-on-change), 2 usage.",
     )
-    df.add_argument("old", metavar="OLD", help="policy directory before the change")
-    df.add_argument("new", metavar="NEW", help="policy directory after the change")
-    df.add_argument("--tenant", required=True, metavar="T.yaml")
     df.add_argument(
-        "--calls", required=True, metavar="HISTORY", help="calls file (YAML/JSON/JSONL)"
+        "old",
+        metavar="OLD",
+        help="policy directory before the change ('bundled': the bundled rules)",
     )
+    df.add_argument(
+        "new",
+        metavar="NEW",
+        help="policy directory after the change ('bundled': the bundled rules)",
+    )
+    df.add_argument("--tenant", required=True, metavar="T.yaml")
+    df.add_argument("--calls", required=True, metavar="HISTORY", help=CALLS_HELP)
     df.add_argument(
         "--old-rates", metavar="R1.csv", help="OLD's rate card (default: beside OLD, else bundled)"
     )
@@ -41,22 +48,20 @@ def register(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from policy.data.call import calls_from_document
-    from policy.data.documents import load_document
     from policy.data.tenant import Tenant
     from policy.pipeline import load
+    from policy.rating.cdr import open_calls
     from policy.tools.diff import diff_runs, render_text
 
-    old = load(args.old, rates=args.old_rates)
-    new = load(args.new, rates=args.new_rates)
+    old = load(None if is_bundled(args.old) else args.old, rates=args.old_rates)
+    new = load(None if is_bundled(args.new) else args.new, rates=args.new_rates)
     tenant = Tenant.from_file(args.tenant)
     old.bind(tenant)
     new.bind(tenant)
-    document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
-    for call in calls:  # impossible numbers are bad input: refuse before comparing anything
-        old.check_call(call, tenant)
-    report = diff_runs(old, new, calls, tenant)
+    with open_calls(args.calls) as source:
+        # impossible numbers are bad input: refuse before comparing anything
+        calls = source.checked(lambda call: old.check_call(call, tenant))
+        report = diff_runs(old, new, calls, tenant)
     if args.format == "json":
         data = {"old": str(args.old), "new": str(args.new), **report.to_dict()}
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False)

@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from policy.commands.common import RULES_HELP, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "explain"
@@ -30,7 +31,7 @@ def register(commands: Any) -> None:
     ex.add_argument(
         "--id", metavar="ID", help="with --calls: the call to explain (default: every call)"
     )
-    ex.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled rules)")
+    ex.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     ex.add_argument(
         "--rates",
         metavar="R.csv",
@@ -48,24 +49,27 @@ def run(args: argparse.Namespace) -> int:
     from policy.data.call import calls_from_document
     from policy.data.documents import load_document
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
+    from policy.rating.cdr import open_calls
     from policy.tools.explain import explain_run, render_text
 
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     if args.call:
         document = load_document(args.call, schema="call")
+        calls = list(calls_from_document(document))
+        filename = document.filename
     else:
-        document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
+        with open_calls(args.calls) as source:
+            calls = list(source.checked())
+            filename = source.name
     if args.id is not None:
         if args.call:
             raise UsageError("--id goes with --calls")
         ids = [c.id for c in calls]
         if args.id not in ids:
             raise UsageError(
-                f"no call '{args.id}' in {document.filename}",
+                f"no call '{args.id}' in {filename}",
                 hint=f"its calls are {', '.join(ids[:10])}{'…' if len(ids) > 10 else ''}",
             )
         calls = calls[: ids.index(args.id) + 1]

@@ -8,9 +8,17 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
+from policy.commands.common import CALLS_HELP, RULES_HELP, bind_tenant, load_chosen
+from policy.support.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    MissingExtraError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from policy.ledger import Grant, Ledger
@@ -18,6 +26,7 @@ if TYPE_CHECKING:
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
+_EXITS = "Exit 0 done, 1 bad input or refused, 2 usage, 3 the 'ledger' extra is missing."
 ACTIONS = (
     "init",
     "fund",
@@ -41,8 +50,7 @@ def register(commands: Any) -> None:
         NAME,
         help="the persistent credits ledger",
         description="Keep the credits balance, funding lots, pool usage, charges and "
-        "notifications in a database (SQLite by default, PostgreSQL for many nodes). "
-        "Exit 0 done, 1 bad input or refused, 2 usage.",
+        "notifications in a database (SQLite by default, PostgreSQL for many nodes). " + _EXITS,
     )
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -53,7 +61,7 @@ def register(commands: Any) -> None:
         f"(default: $CCPOLICY_DB, else {DEFAULT_DB})",
     )
     common.add_argument("--tenant", required=True, metavar="T.yaml", help="the tenant file")
-    common.add_argument("--rules", metavar="DIR", help="policy directory (default: bundled)")
+    common.add_argument("--rules", metavar="DIR", help=RULES_HELP)
     common.add_argument("--rates", metavar="R.csv", help="rate card (default: the rules' card)")
     common.add_argument("--format", choices=("json", "text"), default="json")
     common.add_argument(
@@ -66,18 +74,49 @@ def register(commands: Any) -> None:
     )
     actions = led.add_subparsers(dest="action", metavar="ACTION", required=True)
     init = actions.add_parser(
-        "init", parents=[common], help="create/migrate the ledger and add the tenant"
+        "init",
+        parents=[common],
+        help="create/migrate the ledger and add the tenant",
+        description="Create the ledger's tables (or migrate them to this version) and add "
+        "the tenant with its balance and pool usage. Running it again changes nothing. " + _EXITS,
     )
     init.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
     init.add_argument("--month", metavar="YYYY-MM", help="month of the tenant's usage")
-    fund = actions.add_parser("fund", parents=[common], help="one-time purchase of credits")
+    fund = actions.add_parser(
+        "fund",
+        parents=[common],
+        help="one-time purchase of credits",
+        description="Buy AMOUNT of credits through the payment provider: a lot that "
+        "expires 12 months later. Refused (nothing written) for a non-positive amount or a "
+        "tenant without credits. " + _EXITS,
+    )
     fund.add_argument("amount", metavar="AMOUNT", help="e.g. 50.00")
     fund.add_argument("--id", metavar="PURCHASE_ID", help="makes a retried purchase safe")
     fund.add_argument("--allow-foreign-billing", metavar="REASON", help="record an override")
-    actions.add_parser("balance", parents=[common], help="balance and open lots")
-    for name, text in (("authorize", "how long may each call last"), ("charge", "charge calls")):
-        sub = actions.add_parser(name, parents=[common], help=text)
-        sub.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
+    actions.add_parser(
+        "balance",
+        parents=[common],
+        help="balance and open lots",
+        description="The credits balance and the open funding lots (remaining, expiry). " + _EXITS,
+    )
+    for name, text, what in (
+        (
+            "authorize",
+            "how long may each call last",
+            "Decide each call before it starts (no duration) against the ledger's live "
+            "state and print its max_duration; nothing is charged.",
+        ),
+        (
+            "charge",
+            "charge calls",
+            "Charge each finished call (with duration) once: pools, balance, recharges and "
+            "notifications are written in one transaction per call; a call id charged "
+            "before returns its first decision and changes nothing. Every call is checked "
+            "before any is charged.",
+        ),
+    ):
+        sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
+        sub.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
     session = argparse.ArgumentParser(add_help=False, parents=[common])
     session.add_argument(
         "--quota",
@@ -97,7 +136,7 @@ def register(commands: Any) -> None:
     begin = actions.add_parser(
         "begin", parents=[session], help="open a session per call (no duration): a grant each"
     )
-    begin.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
+    begin.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
     for name, text in (
         ("update", "report seconds used so far: a further grant"),
         ("end", "the call ended: release the hold and charge it"),
@@ -107,15 +146,29 @@ def register(commands: Any) -> None:
         sub.add_argument("used", metavar="USED", help="seconds since answer (whole, ≥ 0)")
     actions.add_parser("sessions", parents=[session], help="open sessions and what they hold")
     actions.add_parser("expire", parents=[session], help="settle sessions the switch abandoned")
-    hist = actions.add_parser("history", parents=[common], help="balance changes and causes")
+    hist = actions.add_parser(
+        "history",
+        parents=[common],
+        help="balance changes and causes",
+        description="Every change of the balance (funding, recharge, charge, expiry) with "
+        "its cause, oldest first. " + _EXITS,
+    )
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
-    pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
+    pools = actions.add_parser(
+        "pools",
+        parents=[common],
+        help="pool sizes and usage",
+        description="The tenant's minute pools for a month: size, minutes used and left. " + _EXITS,
+    )
     pools.add_argument("--month", metavar="YYYY-MM", help="default: the current month")
     recover = actions.add_parser(
         "recover",
         parents=[common],
-        help="resolve pending purchases (a crash between the provider's answer and the "
-        "ledger's commit) by asking the provider again with the same key",
+        help="resolve pending purchases by asking the provider again",
+        description="Resolve the purchases a crash (or a provider that did not answer in "
+        "time) left pending between the payment provider's answer and the ledger's commit: "
+        "ask the provider again with the same idempotency key and credit what it took, "
+        "once. " + _EXITS,
     )
     recover.add_argument(
         "--older-than",
@@ -124,7 +177,19 @@ def register(commands: Any) -> None:
         metavar="SECONDS",
         help="only purchases pending at least this long (default 0: all)",
     )
-    notify = actions.add_parser("notify", parents=[common], help="deliver pending events")
+    notify = actions.add_parser(
+        "notify",
+        parents=[common],
+        help="deliver pending events",
+        description="Deliver the pending notifications (e-mail to the roles' holders, "
+        "webhooks), retrying failed ones later; --dead lists those given up on, --revive "
+        "re-queues them. Exit 0 delivered (or nothing to do), "
+        "1 a delivery failed or bad input, 2 usage, 3 the 'ledger' extra is missing.",
+    )
+    for choice in actions._choices_actions:  # every action's --help says what it does
+        parser = actions.choices[choice.dest]
+        if not parser.description:
+            parser.description = f"{str(choice.help)[:1].upper()}{str(choice.help)[1:]}. {_EXITS}"
     notify.add_argument("--dry-run", action="store_true", help="list, send nothing")
     notify.add_argument(
         "--dead",
@@ -166,18 +231,14 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
 
     tenant = Tenant.from_file(args.tenant)
-    engine = load(args.rules, rates=args.rates)
-    engine.bind(tenant)
+    engine = load_chosen(args.rules, rates=args.rates)
+    bind_tenant(engine, tenant, args.rules)
     try:
         from policy.ledger import Ledger
     except ImportError as exc:
-        raise PolicyError(
-            f"the ledger needs SQLAlchemy and psycopg ({exc.name} is missing)",
-            hint="pip install 'ccpolicy[ledger]'",
-        ) from None
+        raise MissingExtraError("the ledger", "ledger", exc.name or "SQLAlchemy") from None
 
     if not args.payment_timeout > 0:
         raise UsageError(f"--payment-timeout must be positive, not {args.payment_timeout}")
@@ -192,7 +253,8 @@ def run(args: argparse.Namespace) -> int:
             report = ledger.fund(
                 args.amount, purchase_id=args.id, allow_foreign_billing=args.allow_foreign_billing
             )
-            _emit(args, report.to_dict(), _balance_text(report.to_dict()))
+            record = report.to_dict()
+            _emit(args, record, _balance_text(record))
             return EXIT_OK
         if action == "balance":
             record = ledger.balance().to_dict()
@@ -235,15 +297,14 @@ def _init(ledger: Ledger, args: argparse.Namespace) -> int:
 
 
 def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
-    from policy.data.call import calls_from_document
-    from policy.data.documents import load_document
+    from policy.data.call import Call
     from policy.ledger import LedgerError
+    from policy.rating.cdr import open_calls
 
-    document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
     tenant = ledger.tenant
     assert tenant is not None
-    for call in calls:  # every call checked before anything is charged
+
+    def check(call: Call) -> None:  # every call checked before anything is charged
         ledger.engine.check_call(call, tenant)
         if args.action == "charge" and call.duration is None:
             raise LedgerError(
@@ -251,6 +312,12 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
                 location=call.where,
                 path=call.field_path("duration"),
             )
+
+    with open_calls(args.calls) as source:
+        return _submit(ledger, args, source.checked(check))
+
+
+def _submit(ledger: Ledger, args: argparse.Namespace, calls: Iterable[Any]) -> int:
     out = sys.stdout
     for call in calls:
         if args.action == "authorize":
@@ -307,14 +374,13 @@ def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:
             decision = ledger.end(args.call_id, int(text))
             _decision_line(args, decision.to_dict(), decision.to_text())
         return EXIT_OK
-    from policy.data.call import calls_from_document
-    from policy.data.documents import load_document
+    from policy.data.call import Call
+    from policy.rating.cdr import open_calls
 
-    document = load_document(args.calls, schema="calls")
-    calls = list(calls_from_document(document))
     tenant = ledger.tenant
     assert tenant is not None
-    for call in calls:  # every call checked before any session is opened
+
+    def check(call: Call) -> None:  # every call checked before any session is opened
         ledger.engine.check_call(call, tenant)
         if call.duration is not None:
             raise LedgerError(
@@ -323,10 +389,12 @@ def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:
                 path=call.field_path("duration"),
                 code="bad-session",
             )
-    for call in calls:
-        grant = ledger.begin(call)
-        _decision_line(args, grant.to_dict(), _grant_text(grant))
-        out.flush()
+
+    with open_calls(args.calls) as source:
+        for call in source.checked(check):
+            grant = ledger.begin(call)
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+            out.flush()
     return EXIT_OK
 
 
@@ -453,7 +521,22 @@ def _lines(args: argparse.Namespace, rows: list[dict[str, Any]], render: Any) ->
             sys.stdout.write(render(row) + "\n")
 
 
+def _same_places(record: dict[str, Any]) -> None:
+    """Lot amounts with the balance's decimal places (a purchase of ``25`` shows ``25.00``)."""
+    balance = record.get("balance")
+    if balance is None:
+        return
+    places = len(balance.partition(".")[2])
+    exponent = Decimal(1).scaleb(-places)
+    for lot in record.get("lots", ()):
+        for key in ("amount", "remaining"):
+            value = Decimal(lot[key])
+            if value == value.quantize(exponent):
+                lot[key] = str(value.quantize(exponent))
+
+
 def _balance_text(record: dict[str, Any]) -> str:
+    _same_places(record)
     if record["balance"] is None:
         return f"{record['tenant']}: credits not set up"
     lines = [f"{record['tenant']}: balance {record['balance']} {record['currency']}"]

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policy.commands.common import add_call_options
+from policy.commands.common import CALLS_HELP, add_call_options, bind_tenant, load_chosen
 from policy.support.errors import EXIT_OK, UsageError
 
 NAME = "rate"
@@ -22,18 +22,20 @@ def register(commands: Any) -> None:
         "tenant (pools, credits, recharges) and write the result: .csv — the PSTN usage "
         "report plus ccpolicy's columns; .xlsx — the same as an Excel workbook; .jsonl — "
         "one decision per line. Calls: CSV (ccpolicy's call columns, or a PSTN usage report), JSON "
-        "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage.",
+        "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage, 3 .xlsx "
+        "without the 'xlsx' extra.",
     )
     add_call_options(
         rate,
         calls_metavar="FILE",
-        calls_help="calls: .csv (call columns or a PSTN usage report), .jsonl, .yaml, .json",
+        calls_help=CALLS_HELP,
     )
     rate.add_argument("--out", required=True, metavar="OUT", help="output: .csv, .xlsx or .jsonl")
     rate.add_argument(
         "--skip-bad",
         action="store_true",
-        help="write malformed rows to the rejects file and go on (default: stop, exit 1)",
+        help="write malformed rows to the rejects file and go on (default: report every bad "
+        "row, write nothing, exit 1)",
     )
     rate.add_argument(
         "--rejects",
@@ -48,8 +50,8 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from policy.data.tenant import Tenant
-    from policy.pipeline import load
     from policy.rating.batch import rate
+    from policy.rating.cdr import open_calls
     from policy.rating.progress import Progress, wants_progress
     from policy.rating.writers import FORMATS
 
@@ -63,21 +65,22 @@ def run(args: argparse.Namespace) -> int:
         rejects = Path(args.rejects) if args.rejects else out.with_name(out.name + ".rejects.csv")
         if rejects.resolve() == out.resolve():
             raise UsageError("--rejects must differ from --out")
-    engine = load(args.rules, rates=args.rates)
+    engine = load_chosen(args.rules, rates=args.rates)
     tenant = Tenant.from_file(args.tenant)
-    engine.bind(tenant)
+    bind_tenant(engine, tenant, args.rules)
     progress = None
     if not args.no_progress and wants_progress(sys.stderr):
         progress = Progress(sys.stderr, "rating")
     try:
-        summary = rate(
-            engine,
-            tenant,
-            args.calls,
-            out,
-            rejects=rejects,
-            tick=progress.tick if progress else None,
-        )
+        with open_calls(args.calls) as source:
+            summary = rate(
+                engine,
+                tenant,
+                source,
+                out,
+                rejects=rejects,
+                tick=progress.tick if progress else None,
+            )
     finally:
         if progress is not None:
             progress.done()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from xml.etree import ElementTree as ET
 
-from policy.commands.common import paint
+from policy.commands.common import paint, paths_to_verify
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ def register(commands: Any) -> None:
         "paths",
         nargs="*",
         metavar="PATH",
-        help="test files, or directories searched for *_test.yaml (default: the bundled "
-        "rules' tests)",
+        help="test files, or directories searched for *_test.yaml; 'bundled' for the "
+        "bundled rules' tests (default: the current directory when it holds .ccp files)",
     )
     test.add_argument(
         "--rules",
@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         observer=coverage,
         patterns=tuple(args.run),
     )
-    files = discover(args.paths)
+    from policy.support.resources import rules_dir
+
+    files = discover(paths_to_verify(args.paths, "test", str(rules_dir() / "tests")))
     results = list(runner.run(files))
     report = coverage.report() if coverage is not None else None
     threshold = args.threshold

@@ -24,7 +24,7 @@ __all__ = [
     "new_call",
 ]
 
-# The longest call accepted, in seconds (reference rule 27): a longer ``duration`` is bad
+# The longest call accepted, in seconds (reference rule R27): a longer ``duration`` is bad
 # input, not a charge. ``CCPOLICY_MAX_DURATION`` (seconds) sets another limit.
 MAX_DURATION = 86_400
 
@@ -139,7 +139,10 @@ class Call(_CallFields):
         )
 
     def field_path(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+        if not self.path:
+            return name
+        # a CSV/JSON Lines record is "row N" (as its bad rows are named), a document's "[i]"
+        return f"{self.path}: {name}" if self.path.startswith("row ") else f"{self.path}.{name}"
 
     def to_dict(self) -> dict[str, Any]:
         """The call's fields (absent ones left out), as from_dict reads them."""

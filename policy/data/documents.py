@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - PyYAML built without LibYAML
 __all__ = [
     "MAX_ALIAS_EXPANSION",
     "MAX_DEPTH",
+    "MAX_DOCUMENT_BYTES",
     "Document",
     "FieldPath",
     "load_document",
@@ -53,6 +54,13 @@ __all__ = [
 MAX_ALIAS_EXPANSION = 100_000
 #: Nesting depth of YAML collections (no real data file comes close).
 MAX_DEPTH = 100
+#: Largest YAML or JSON document read: they are parsed whole (many times their size in
+#: memory); larger files are refused before parsing. JSON Lines is read line by line. The
+#: calls reader (``policy.rating.cdr.MAX_WHOLE_CALLS_BYTES``) holds whole calls files to
+#: this same limit.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+#: A ``\uD800``–``\uDFFF`` escape: the only way a lone surrogate gets into parsed text.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 # ---------------------------------------------------------------------------- Document
 
@@ -179,7 +187,20 @@ def load_document(path: str | os.PathLike[str], schema: str | None = None) -> Do
     violation (``.findings``) when the data breaks it.
     """
     filename = os.fspath(path)
-    raw = read_bytes(filename, filename)
+    whole = not filename.lower().endswith((".jsonl", ".ndjson"))
+    limit = MAX_DOCUMENT_BYTES if whole else None
+    try:
+        raw = read_bytes(filename, filename, limit=limit)
+    except InputError as exc:
+        if limit is None or not exc.message.startswith("larger than"):
+            raise
+        raise InputError(
+            f"larger than {limit:,} bytes, the limit for a YAML or JSON file",
+            location=exc.finding.location,
+            hint="YAML and JSON files are read whole; write a large calls file as JSON Lines "
+            "(.jsonl, one call per line)",
+            code="too_large",
+        ) from None
     return parse_document(raw, filename, schema)
 
 
@@ -207,6 +228,42 @@ def parse_document(text: str | bytes, filename: str, schema: str | None = None) 
 
 
 # ---------------------------------------------------------------------------- text
+
+
+def _surrogate_at(value: Any, path: FieldPath) -> FieldPath | None:
+    """The path of the first string (or key) holding a lone UTF-16 surrogate."""
+    if isinstance(value, str):
+        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if any("\ud800" <= c <= "\udfff" for c in key):
+                return (*path, key)
+            found = _surrogate_at(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogate_at(item, (*path, index))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_surrogates(data: Any, text: str, filename: str, line: int, prefix: FieldPath) -> None:
+    """A ``\\uD800``-style escape that is not half of a pair spells no character: such
+    text can be neither printed nor stored, so it is bad input, located at its field."""
+    where = _surrogate_at(data, prefix)
+    if where is None:  # every escape was half of a valid pair
+        return
+    lines, _ = _scan_json(text, line, prefix)
+    raise InputError(
+        "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair),"
+        " which is not a character",
+        location=Location(filename, lines.get(where, line)),
+        # a key may hold the surrogate itself: shown as its escape, so the message prints
+        path=render_path(where).encode("utf-8", "backslashreplace").decode("utf-8") or None,
+        code="encoding",
+    )
 
 
 def _check(text: str, filename: str) -> str:
@@ -256,7 +313,10 @@ def _json_loads(text: str, filename: str, line: int = 1, prefix: FieldPath = ())
     (a JSON Lines record: ``(index,)``).
     """
     try:
-        return json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant)
+        if _SURROGATE_ESCAPE.search(text):
+            _refuse_surrogates(data, text, filename, line, prefix)
+        return data
     except _DuplicateKeyError:
         _, _, duplicates = _scan_json_full(text, line, prefix)
         path, at, first = duplicates[0]

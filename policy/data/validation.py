@@ -152,6 +152,21 @@ _PYTHON_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+#: Bad input is quoted up to this many characters: a message never echoes a whole file.
+SHOWN_CHARS = 60
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to :data:`SHOWN_CHARS` (``…`` marks the cut)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
+def _cut(message: str, limit: int = 200) -> str:
+    """A library's message (which may quote the value) cut to ``limit`` characters."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 class _Unsupported(Exception):
     pass
 
@@ -365,7 +380,7 @@ class _Explainer:
         if _is_number(value):
             return f"the number {self.spelled(path, value)}"
         if isinstance(value, str):
-            return f"the string {value!r}"
+            return f"the string {_shown(value)}"
         return "a list" if isinstance(value, list) else "a mapping"
 
     def __call__(self, error: Any) -> Iterator[tuple[FieldPath, str]]:
@@ -373,7 +388,7 @@ class _Explainer:
         kind, schema, value = error.validator, error.schema, error.instance
         if "propertyNames" in error.absolute_schema_path:
             hint = schema.get("patternErrorMessage") if isinstance(schema, dict) else None
-            yield (*path, str(value)), f"invalid key {value!r}: {hint or error.message}"
+            yield (*path, str(value)), f"invalid key {_shown(value)}: {hint or _cut(error.message)}"
         elif kind == "additionalProperties" and isinstance(value, dict):
             yield from self.unknown_fields(path, schema, value)
         elif kind == "required" and isinstance(value, dict):
@@ -385,23 +400,23 @@ class _Explainer:
             yield path, self.type_message(path, schema, value, error.validator_value)
         elif kind == "pattern" and isinstance(value, str):
             if _is_money(schema):
-                yield path, f'must be a decimal string such as "50.00" (got {value!r})'
+                yield path, f'must be a decimal string such as "50.00" (got {_shown(value)})'
             elif hint := schema.get("patternErrorMessage"):
-                yield path, f"{hint} (got {value!r})"
+                yield path, f"{hint} (got {_shown(value)})"
             else:
-                yield path, error.message
+                yield path, _cut(error.message)
         elif kind == "enum":
             allowed = list(error.validator_value)
-            message = f"{value!r} is not one of {allowed!r}"
+            message = f"{_shown(value)} is not one of {allowed!r}"
             if isinstance(value, str):
                 message += in_parentheses(value, [str(a) for a in allowed])
             yield path, message
         elif kind == "minimum":
-            yield path, f"must be at least {error.validator_value} (got {value!r})"
+            yield path, f"must be at least {error.validator_value} (got {_shown(value)})"
         elif kind == "minLength" and error.validator_value == 1:
             yield path, "must not be empty"
         else:
-            yield path, error.message
+            yield path, _cut(error.message)
 
     def unknown_fields(
         self, path: FieldPath, schema: Any, value: dict[str, Any]

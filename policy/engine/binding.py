@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from policy.data.tenant import Tenant
 from policy.engine.compile import CompiledPolicy, PlanPoolSpec
-from policy.support.errors import Finding, SchemaError
+from policy.support.errors import Finding, SchemaError, render_path
 from policy.support.suggest import did_you_mean
 
 if TYPE_CHECKING:  # checked as the dataclass it behaves like
@@ -96,20 +96,11 @@ class Binding:
         self.policy = policy
         self.tenant = tenant
         self.service_numbers = {n: s.type for n, s in tenant.service_numbers.items()}
-        self.pool_sizes: dict[str, int] = {}
         self.users: dict[str, BoundUser] = {}
         credits = policy.credits_licence
         plans = {u.upn: policy.calling_plan(u.licenses) for u in tenant.users.values()}
         # pool sizes: minutes per user × users whose calling plan it is, by pool key
-        for (plan_name, _pool), spec in policy.plan_pools.items():
-            for user in tenant.users.values():
-                if plans[user.upn] == plan_name:
-                    key = self._plan_pool_key(spec, user.upn, user.usage_location)
-                    minutes = spec.minutes_for(user.usage_location)
-                    self.pool_sizes[key] = self.pool_sizes.get(key, 0) + minutes
-        for shared in policy.shared_pools.values():
-            holders = sum(1 for u in tenant.users.values() if shared.licence in u.licenses)
-            self.pool_sizes[shared.key] = shared.minutes * holders
+        self.pool_sizes: dict[str, int] = pool_sizes(policy, tenant)
         shared_refs = {
             name: PoolRef(spec.key, self.pool_sizes[spec.key], spec.warn, "conferencing")
             for name, spec in policy.shared_pools.items()
@@ -151,10 +142,7 @@ class Binding:
         )
 
     def _plan_pool_key(self, spec: PlanPoolSpec, upn: str, location: str) -> str:
-        if spec.per_user:
-            return f"{spec.plan}:{upn}:{spec.name}"
-        country = self.policy.pool_country.get(location, location)
-        return f"{spec.plan}:{country}:{spec.name}"
+        return plan_pool_key(self.policy, spec, upn, location)
 
     def pool_keys(self) -> Iterable[str]:
         return self.pool_sizes.keys()
@@ -178,6 +166,8 @@ def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
                         code="unknown-licence",
                     )
                 )
+    if not findings:  # pools are sized from licences: only when every licence is known
+        findings.extend(_usage_findings(policy, tenant))
     routed = {r for roles in policy.routes.values() for r in roles}
     declared = set(policy.catalog.roles)
     for i, admin in enumerate(tenant.admins):
@@ -194,6 +184,68 @@ def tenant_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
                         code="unrouted-role",
                     )
                 )
+    return findings
+
+
+def pool_sizes(policy: CompiledPolicy, tenant: Tenant) -> dict[str, int]:
+    """Every pool key the tenant has, with its size in minutes: plan pools (minutes per
+    user × users whose calling plan it is, by usage location) and conferencing pools."""
+    sizes: dict[str, int] = {}
+    plans = {u.upn: policy.calling_plan(u.licenses) for u in tenant.users.values()}
+    for (plan_name, _pool), spec in policy.plan_pools.items():
+        for user in tenant.users.values():
+            if plans[user.upn] == plan_name:
+                key = plan_pool_key(policy, spec, user.upn, user.usage_location)
+                sizes[key] = sizes.get(key, 0) + spec.minutes_for(user.usage_location)
+    for shared in policy.shared_pools.values():
+        holders = sum(1 for u in tenant.users.values() if shared.licence in u.licenses)
+        sizes[shared.key] = shared.minutes * holders
+    return sizes
+
+
+def plan_pool_key(policy: CompiledPolicy, spec: PlanPoolSpec, upn: str, location: str) -> str:
+    if spec.per_user:
+        return f"{spec.plan}:{upn}:{spec.name}"
+    country = policy.pool_country.get(location, location)
+    return f"{spec.plan}:{country}:{spec.name}"
+
+
+def _usage_findings(policy: CompiledPolicy, tenant: Tenant) -> list[Finding]:
+    """A ``usage`` key that names no pool of this tenant is an error ("did you mean"): its
+    minutes would silently count for nothing. Usage above a pool's size is a warning: the
+    pool is simply exhausted (a user may have left the plan during the month)."""
+    sizes = pool_sizes(policy, tenant)
+    findings: list[Finding] = []
+    for key, minutes in tenant.usage.items():
+        where = tenant.location(("usage", key))
+        path = render_path(("usage", key))
+        size = sizes.get(key)
+        if size is None:
+            hint = did_you_mean(key, sizes)
+            if hint is None:
+                shown = ", ".join(sorted(sizes)[:6]) + (", …" if len(sizes) > 6 else "")
+                hint = f"this tenant's pools are {shown}" if sizes else "this tenant has no pools"
+            findings.append(
+                Finding(
+                    "error",
+                    f"'{key}' is not a pool of this tenant",
+                    location=where,
+                    path=path,
+                    hint=hint,
+                    code="unknown-pool",
+                )
+            )
+        elif minutes > size:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{minutes:,} minutes used of a {size:,}-minute pool",
+                    location=where,
+                    path=path,
+                    hint="the pool counts as exhausted; check the figure",
+                    code="usage-above-size",
+                )
+            )
     return findings
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "Part",
     "PlanPoolSpec",
     "SharedPoolSpec",
+    "compile_condition",
     "compile_policy",
 ]
 
@@ -137,6 +138,11 @@ class CompiledPolicy:
 
 
 # ---- conditions ----------------------------------------------------------------------
+
+
+def compile_condition(cond: ast.Condition, catalog: Catalog) -> Test:
+    """``cond`` as a test of :class:`Facts` (analysis tools evaluate single atoms)."""
+    return _compile_condition(cond, catalog)
 
 
 def _compile_condition(cond: ast.Condition, catalog: Catalog) -> Test:

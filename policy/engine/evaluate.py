@@ -13,28 +13,25 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from policy.data.call import Call, as_call, call_from_mapping
 from policy.data.numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from policy.data.tenant import Tenant
-from policy.engine.binding import Binding, BoundUser, PoolRef, State
+from policy.engine.binding import Binding, BoundUser, State
 from policy.engine.compile import CompiledPolicy
-from policy.engine.decision import Decision, Event, Notice, TraceEntry
+from policy.engine.decision import Decision, TraceEntry
 from policy.engine.facts import Facts
+from policy.engine.route import Route
+from policy.engine.settlement import Settlement
 from policy.engine.trace import Trace
+from policy.engine.verdicts import Verdicts
 from policy.language import ast
 from policy.pricing.ratecard import RateCard
 from policy.support.errors import EvaluationError, Location, SchemaError
 
-if TYPE_CHECKING:  # checked as the dataclass it behaves like
-    from dataclasses import dataclass as record
-else:
-    from policy.support.records import record
-
 __all__ = ["Engine"]
 
-ENGINE = "(engine)"
 _EMPTY: frozenset[str] = frozenset()
 _MAX_ROUTES = 200_000
 _new = tuple.__new__  # builds a Decision from its fields in order, without keywords
@@ -46,26 +43,6 @@ assert NumberInfo._fields[2:7] == (
     "emergency",
     "short_code",
 )
-
-
-@record(frozen=True, slots=True)
-class Route:
-    """What the rules say about one situation, before money and state."""
-
-    kind: str  # free | included | pool | credits | deny
-    scenario: str
-    sentence: str
-    trace: Sequence[TraceEntry]  # a Trace (built when read), or () for the engine's own
-    denial: str | None = None
-    paid_by: str = "none"
-    pool: str | None = None  # pool name (resolved per user)
-    payer: str | None = None  # credits payer: user | organizer | tenant
-    payer_licensed: bool = True
-    reason: str = ""  # a free call's reason: the sentence and a full stop, filled in
-
-    def __post_init__(self) -> None:
-        if not self.reason:
-            object.__setattr__(self, "reason", self.sentence + ".")
 
 
 class Observation(NamedTuple):
@@ -88,6 +65,21 @@ def origin_country_of(direction: str, origin: NumberInfo | None, region: str) ->
     return region if direction == "outbound" else None
 
 
+def origin_calling_code(
+    direction: str, origin: NumberInfo | None, number: NumberInfo, own_code: int
+) -> int:
+    """The country calling code a call comes from (0 = unknown): the calling number's;
+    for an outbound call without one, ``own_code`` (the caller's usage location's). An
+    inbound call to a toll-free number with its caller ID withheld comes from inside the
+    number's own calling code: a carrier only delivers a toll-free call from where the
+    number is reachable (reference rule R18)."""
+    if origin is not None:
+        return origin.calling_code
+    if direction == "outbound":
+        return own_code
+    return number.calling_code if number.number_type == "toll_free" else 0
+
+
 class Engine:
     """A compiled policy plus a rate card: the object telephony code calls."""
 
@@ -97,8 +89,8 @@ class Engine:
         self._routes: dict[tuple[Any, ...], Route] = {}
         self._bindings: weakref.WeakKeyDictionary[Tenant, Binding] = weakref.WeakKeyDictionary()
         self._last: tuple[Tenant, Binding] | None = None  # the tenant bound most recently
-        self._zero = Decimal(0).scaleb(-ratecard.rounding.decimals)  # "0.00" in the card's places
-        self._sentences: dict[str, str] = {}  # denial code → its sentence
+        # Decisions are built by the verdicts; "0.00" in the card's places is their zero.
+        self.verdicts = Verdicts(policy, Decimal(0).scaleb(-ratecard.rounding.decimals))
 
     # ---- public API ---------------------------------------------------------------
 
@@ -112,6 +104,7 @@ class Engine:
             return last[1]
         binding = self._bindings.get(tenant)
         if binding is None:
+            binding = Binding(self.policy, tenant)  # unknown names first: the likelier cause
             currency = self.ratecard.currency
             if currency is not None and currency != tenant.currency:
                 raise SchemaError(
@@ -121,7 +114,6 @@ class Engine:
                     path="currency",
                     hint="use a rate card in the tenant's currency (reference rule R12)",
                 )
-            binding = Binding(self.policy, tenant)
             self._bindings[tenant] = binding
         self._last = (tenant, binding)
         return binding
@@ -243,7 +235,7 @@ class Engine:
         # Emergency calls are always connected (Evaluation), even for an unknown caller: the
         # short code is then judged in the tenant's country.
         if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
-            return self._engine_denial(call, b, state, "unknown_user", unknown), None
+            return self.verdicts.engine_denial(call, b, state, "unknown_user", unknown), None
         seen = self._observe(call, b, user)
         region, number, _, origin_country, shares = seen
         # The situation: everything the rules can see. number[2:7] is the number's
@@ -280,12 +272,8 @@ class Engine:
         except BadNumber:
             number = self._number(call, "to", call.to, region)  # raises, located
         origin = self._number(call, "from", call.from_, region) if call.from_ else None
-        if origin is not None:
-            origin_code = origin.calling_code
-        elif call.direction == "outbound":
-            origin_code = user.calling_code if user is not None else b.tenant_calling_code
-        else:
-            origin_code = 0
+        own_code = user.calling_code if user is not None else b.tenant_calling_code
+        origin_code = origin_calling_code(call.direction, origin, number, own_code)
         origin_country = origin_country_of(call.direction, origin, region)
         shares = number.short_code or number.calling_code == origin_code
         return _new(Observation, (region, number, origin, origin_country, shares))
@@ -441,37 +429,16 @@ class Engine:
         kind = route.kind
         if kind == "deny":
             assert route.denial is not None
-            return self._denied(call, b, state, route, route.denial)
-        duration = call.duration
+            return self.verdicts.denied(call, b, state, route, route.denial)
         if kind == "free" or kind == "included":
-            return _new(
-                Decision,
-                (
-                    call.id,
-                    True,
-                    route.scenario,
-                    route.paid_by,
-                    route.reason,
-                    b.tenant.currency,
-                    None,
-                    None,
-                    duration,
-                    None if duration is None else self._zero,
-                    None,
-                    duration is None,
-                    state.balance,
-                    (),
-                    (),
-                    route.trace,
-                ),
-            )
-        settle = _Settlement(self, call, b, state, route, number, origin)
+            return self.verdicts.free(call, b, state, route)
+        settle = Settlement(self.verdicts, self.ratecard, call, b, state, route, number, origin)
         if kind == "pool":
             pools = user.pools if user is not None else b.shared_pools
             decision = settle.pay_pool(pools.get(route.pool or ""))
         else:
             decision = settle.pay_credits()
-        if duration is None:
+        if call.duration is None:
             # An authorization changes nothing: a recharge it would trigger first counts
             # towards max_duration, but it reports no events and the balance as it is.
             if decision.events:
@@ -484,364 +451,5 @@ class Engine:
                 state.add(key, call.month, minutes)
         return decision
 
-    def _engine_denial(
-        self, call: Call, b: Binding, state: State, code: str, reason: str
-    ) -> Decision:
-        route = Route("deny", ENGINE, reason, (), denial=code)
-        return self._denied(call, b, state, route, code, reason=reason)
 
-    def _denied(
-        self,
-        call: Call,
-        b: Binding,
-        state: State,
-        route: Route,
-        code: str,
-        *,
-        reason: str | None = None,
-        events: tuple[Event, ...] = (),
-        balance: Decimal | None = None,
-    ) -> Decision:
-        authorization = call.duration is None
-        return _new(
-            Decision,
-            (
-                call.id,
-                False,
-                route.scenario,
-                "none",
-                reason or self._sentences.get(code) or self._sentence(code),
-                b.tenant.currency,
-                None,
-                code,
-                None if authorization else 0,
-                None if authorization else self._zero,
-                0,
-                authorization,
-                balance if balance is not None else state.balance,
-                events,
-                self._notices(b, events) if events else (),
-                route.trace,
-            ),
-        )
-
-    def _decision(
-        self,
-        call: Call,
-        b: Binding,
-        state: State,
-        route: Route,
-        paid_by: str,
-        cost: Decimal,
-        seconds: int | None,
-        max_duration: int | None,
-        pool: str | None,
-        balance: Decimal | None,
-        events: tuple[Event, ...],
-        detail: str,
-    ) -> Decision:
-        """A permitted call's decision (positional arguments: this runs on every call)."""
-        return _new(
-            Decision,
-            (
-                call.id,
-                True,
-                route.scenario,
-                paid_by,
-                f"{route.sentence}: {detail}",
-                b.tenant.currency,
-                pool,
-                None,
-                seconds,
-                None if seconds is None else cost,
-                max_duration,
-                call.duration is None,
-                balance if balance is not None else state.balance,
-                events,
-                self._notices(b, events) if events else (),
-                route.trace,
-            ),
-        )
-
-    def _sentence(self, code: str) -> str:
-        sentence = self._sentences[code] = self.policy.denial_sentence(code)
-        return sentence
-
-    @staticmethod
-    def _notices(b: Binding, events: tuple[Event, ...]) -> tuple[Notice, ...]:
-        out = []
-        for event in events:
-            roles, emails = b.recipients.get(event.type, ((), ()))
-            out.append(Notice(event.type, roles, emails))
-        return tuple(out)
-
-
-class _Settlement:
-    """The money side of one call: pools, credits, recharges — computed here, committed
-    by :meth:`Engine._settle` (``balance``, ``failing``, ``pool_use``)."""
-
-    __slots__ = (
-        "attempted",
-        "b",
-        "balance",
-        "call",
-        "card",
-        "credits",
-        "engine",
-        "events",
-        "failing",
-        "number",
-        "origin",
-        "pool_use",
-        "route",
-        "state",
-        "trigger",
-    )
-
-    def __init__(
-        self,
-        engine: Engine,
-        call: Call,
-        b: Binding,
-        state: State,
-        route: Route,
-        number: NumberInfo,
-        origin: str | None,
-    ) -> None:
-        self.engine = engine
-        self.call = call
-        self.b = b
-        self.state = state
-        self.route = route
-        self.number = number
-        self.origin = origin
-        self.card = engine.ratecard
-        self.credits = b.tenant.credits
-        self.trigger = b.trigger
-        self.balance = state.balance
-        self.failing = state.failing
-        self.attempted = False
-        self.events: list[Event] = []
-        self.pool_use: tuple[str, int] | None = None
-
-    def _events(self) -> tuple[Event, ...]:
-        events = self.events
-        return tuple(events) if events else ()
-
-    # -- credits mechanics
-    def _recharge(self) -> None:
-        credits = self.credits
-        assert credits is not None and self.balance is not None
-        self.attempted = True
-        if credits.payment == "ok":
-            amount = credits.recharge_amount or Decimal(0)
-            self.balance += amount
-            self.failing = False
-            self.events.append(Event("recharge_succeeded", amount=amount))
-        elif not self.failing:
-            self.failing = True
-            self.events.append(
-                Event("recharge_failed", amount=credits.recharge_amount, reason=credits.payment)
-            )
-
-    def credit_denial(self) -> str | None:
-        """Why credits cannot be drawn for this call (reference rule R8's precedence), or None."""
-        if not self.route.payer_licensed:
-            return "no_credits_license"
-        balance = self.balance
-        if self.credits is None or balance is None:
-            return "credits_not_set_up"
-        trigger = self.trigger
-        if trigger is not None and balance < trigger and not self.attempted:
-            self._recharge()
-            balance = self.balance
-            assert balance is not None
-        if balance <= 0:
-            return "balance_exhausted"
-        return None
-
-    def _debit(self, cost: Decimal) -> None:
-        assert self.balance is not None
-        balance = self.balance - cost
-        self.balance = balance
-        trigger = self.trigger
-        if trigger is not None and balance < trigger and not self.attempted:
-            self._recharge()
-            balance = self.balance
-        if balance <= 0:
-            self.events.append(Event("balance_zero", amount=balance))
-
-    def _price(
-        self, duration: int, from_second: int = 0, connect_fee: bool = True
-    ) -> Decimal | None:
-        number = self.number
-        return self.card.price(
-            number.digits,
-            number.number_type,
-            self.origin,
-            self.call.start,
-            duration,
-            from_second=from_second,
-            connect_fee=connect_fee,
-        )
-
-    def _covers(self) -> bool:
-        return self.card.covers(
-            self.number.digits, self.number.number_type, self.origin, self.call.start
-        )
-
-    def _max(self, *, from_second: int = 0, connect_fee: bool = True) -> int | None:
-        assert self.balance is not None
-        return self.card.max_duration(
-            self.number.digits,
-            self.number.number_type,
-            self.origin,
-            self.call.start,
-            self.balance,
-            from_second=from_second,
-            connect_fee=connect_fee,
-        )
-
-    # -- outcomes
-    def pay_credits(self, *, via_pool: bool = False) -> Decision:
-        engine, call = self.engine, self.call
-        duration = call.duration
-        denial = self.credit_denial()
-        cost: Decimal | None = None
-        limit: int | None = None
-        if denial is None:
-            if duration is None:
-                denial = None if self._covers() else "no_rate"
-                if denial is None:
-                    # reference rule R21: an authorization is never permitted for 0 seconds
-                    limit = self._max()
-                    if limit == 0:
-                        denial = "balance_exhausted"
-            else:
-                number = self.number
-                cost = self.card.price(
-                    number.digits, number.number_type, self.origin, call.start, duration
-                )
-                denial = None if cost is not None else "no_rate"
-        if denial is not None:
-            if via_pool:
-                denial = "pool_exhausted"
-            return engine._denied(
-                call,
-                self.b,
-                self.state,
-                self.route,
-                denial,
-                events=self._events(),
-                balance=self.balance,
-            )
-        currency = self.b.tenant.currency
-        if duration is None:
-            return engine._decision(
-                call,
-                self.b,
-                self.state,
-                self.route,
-                "credits",
-                engine._zero,
-                None,
-                limit,
-                None,
-                self.balance,
-                self._events(),
-                "paid from credits.",
-            )
-        assert cost is not None
-        self._debit(cost)
-        return engine._decision(
-            call,
-            self.b,
-            self.state,
-            self.route,
-            "credits",
-            cost,
-            duration,
-            None,
-            None,
-            self.balance,
-            self._events(),
-            f"{cost} {currency} from credits.",
-        )
-
-    def pay_pool(self, ref: PoolRef | None) -> Decision:
-        engine, call, route = self.engine, self.call, self.route
-        size = ref.size if ref else 0
-        used = self.state.used(ref.key, call.month) if ref else 0
-        left = max(size - used, 0)
-        if ref is None or left == 0:
-            if route.payer is None:
-                return engine._denied(call, self.b, self.state, route, "pool_exhausted")
-            return self.pay_credits(via_pool=ref is not None)
-        pool_seconds = left * 60
-        duration = call.duration
-        if duration is None:
-            limit: int | None = pool_seconds
-            if route.payer is not None and self.credit_denial() is None and self._covers():
-                tail = self._max(from_second=pool_seconds, connect_fee=False)
-                limit = None if tail is None else pool_seconds + tail
-            return engine._decision(
-                call,
-                self.b,
-                self.state,
-                route,
-                ref.paid_by,
-                engine._zero,
-                None,
-                limit,
-                ref.key,
-                self.balance,
-                self._events(),
-                f"{left} minutes left in pool {ref.key}.",
-            )
-        minutes = -(-duration // 60)
-        cost = engine._zero
-        seconds = duration
-        if minutes <= left:
-            take = minutes
-            detail = f"{minutes} min from pool {ref.key}."
-        else:
-            take = left
-            tail_cost = None
-            if route.payer is not None and self.credit_denial() is None:
-                tail_cost = self._price(duration, pool_seconds, False)
-            if tail_cost is not None:
-                cost = tail_cost
-                self._debit(cost)
-                detail = (
-                    f"{left} min from pool {ref.key}, the rest "
-                    f"{cost} {self.b.tenant.currency} from credits."
-                )
-            else:
-                seconds = pool_seconds
-                detail = f"{left} min from pool {ref.key}; the call is cut where the pool ends."
-        self._use_pool(ref, used, take)
-        return engine._decision(
-            call,
-            self.b,
-            self.state,
-            route,
-            ref.paid_by,
-            cost,
-            seconds,
-            None,
-            ref.key,
-            self.balance,
-            self._events(),
-            detail,
-        )
-
-    def _use_pool(self, ref: PoolRef, used: int, take: int) -> None:
-        self.pool_use = (ref.key, take)
-        after = used + take
-        for percent in ref.warn:
-            threshold = ref.size * percent
-            if used * 100 < threshold <= after * 100:
-                self.events.append(Event("pool_threshold", pool=ref.key, percent=percent))
-
-
-__all__ += ["EvaluationError", "Observation", "Route", "origin_country_of"]
+__all__ += ["EvaluationError", "Observation", "origin_country_of"]

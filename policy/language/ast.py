@@ -385,7 +385,20 @@ class Notify:
     span: Span
 
 
-Statement = Zone | Area | Licence | Role | Denial | Plan | SharedPool | Scenario | Notify
+@record(frozen=True, slots=True)
+class Capability:
+    """``capability "CODE" for TARGET, …``: the usage report's Capability code of the
+    calls paid the way each target says (a plan, a conferencing pool, or a word of
+    :data:`~policy.language.vocabulary.CAPABILITY_TARGETS`)."""
+
+    code: str
+    targets: tuple[Name, ...]
+    span: Span
+
+
+Statement = (
+    Zone | Area | Licence | Role | Denial | Plan | SharedPool | Scenario | Notify | Capability
+)
 
 
 @record(frozen=True, slots=True)

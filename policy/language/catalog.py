@@ -29,6 +29,7 @@ class Catalog:
         self.denials: dict[str, ast.Denial] = {}
         self.scenarios: list[ast.Scenario] = []
         self.notifies: list[ast.Notify] = []
+        self.capability_statements: list[ast.Capability] = []
 
     def __repr__(self) -> str:
         files = ", ".join(m.file for m in self.modules)
@@ -63,7 +64,36 @@ class Catalog:
             return frozenset(c.value for c in region.countries)
         return self._region_sets.get(region.name.value, frozenset())
 
+    @cached_property
+    def capabilities(self) -> dict[str, str]:
+        """Capability target (a plan, a conferencing pool, or a word of
+        ``CAPABILITY_TARGETS``) → the code the usage report writes for it."""
+        out: dict[str, str] = {}
+        for module in self.modules:
+            for stmt in module.statements:
+                if isinstance(stmt, ast.Capability):
+                    for target in stmt.targets:
+                        out.setdefault(target.value, stmt.code)
+        return out
+
+    @property
+    def credits_title(self) -> str:
+        """How sentences name the credits: the credits licence's title, else its name
+        in words, else ``credits``."""
+        name = self.credits_licence
+        if name is None:
+            return "credits"
+        title = self.licences[name].title
+        return title if title else name.replace("_", " ")
+
     def sentence_of(self, denial: str) -> str:
+        """A denial's sentence: the policy's own, else the built-in one in the policy's
+        words (its credits licence's title)."""
         if denial in self.denials:
             return self.denials[denial].sentence
-        return BUILTIN_DENIALS.get(denial, denial.replace("_", " ") + ".")
+        template = BUILTIN_DENIALS.get(denial)
+        if template is None:
+            return denial.replace("_", " ") + "."
+        credits = self.credits_title
+        plural = credits.endswith("s") and not credits.endswith("ss")
+        return template.format(credits=credits, are="are" if plural else "is")

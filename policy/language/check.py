@@ -9,6 +9,7 @@ error.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
 import phonenumbers
@@ -17,6 +18,7 @@ from policy.language import ast
 from policy.language.catalog import Catalog
 from policy.language.vocabulary import (
     BUILTIN_DENIALS,
+    CAPABILITY_TARGETS,
     CONTEXTS,
     DESTINATION_KINDS,
     EVENTS,
@@ -120,6 +122,8 @@ def build_catalog(modules: Iterable[ast.Module]) -> tuple[Catalog, list[Finding]
                     catalog.scenarios.append(stmt)
             elif isinstance(stmt, ast.Notify):
                 catalog.notifies.append(stmt)
+            elif isinstance(stmt, ast.Capability):
+                catalog.capability_statements.append(stmt)
     return catalog, report.findings
 
 
@@ -134,18 +138,24 @@ def _check_countries(catalog: Catalog, report: _Reporter) -> None:
             report.unknown("country code", code, sorted(COUNTRIES))
 
     for decl in catalog.regions.values():
+        # each distinct code once: a code listed n times is one finding (n may be huge)
+        listed = Counter(code.value for code in decl.countries)
+        repeats: dict[str, ast.Name] = {}
+        firsts: dict[str, ast.Name] = {}
         for code in decl.countries:
-            check(code)
-        seen: set[str] = set()
-        for code in decl.countries:
-            if code.value in seen:
-                report.add(
-                    code.span,
-                    f"'{code.value}' is listed twice",
-                    severity="warning",
-                    code="duplicate",
-                )
-            seen.add(code.value)
+            if code.value in firsts:
+                repeats.setdefault(code.value, code)
+            else:
+                firsts[code.value] = code
+                check(code)
+        for value, code in repeats.items():  # placed at the first repeat
+            times = "twice" if listed[value] == 2 else f"{listed[value]:,} times"
+            report.add(
+                code.span,
+                f"'{value}' is listed {times}",
+                severity="warning",
+                code="duplicate",
+            )
     for area in catalog.areas.values():
         members = {c.value for c in area.countries}
         for pooling in area.pooling:
@@ -362,6 +372,28 @@ def _check_notify(catalog: Catalog, report: _Reporter) -> None:
                 report.unknown("role", role, catalog.roles)
 
 
+def _check_capabilities(catalog: Catalog, report: _Reporter) -> None:
+    """A target is a plan, a conferencing pool or a capability word, given one code."""
+    known = [*catalog.plans, *catalog.shared_pools, *CAPABILITY_TARGETS]
+    seen: dict[str, ast.Span] = {}
+    for stmt in catalog.capability_statements:
+        if not stmt.code.strip():
+            report.add(stmt.span, "a capability code must not be empty")
+        for target in stmt.targets:
+            if target.value not in known:
+                report.unknown("capability target", target, known)
+            elif target.value in seen:
+                first = seen[target.value]
+                report.add(
+                    target.span,
+                    f"'{target.value}' already has a capability code",
+                    hint=f"first given at {first.file}:{first.line}",
+                    code="duplicate",
+                )
+            else:
+                seen[target.value] = target.span
+
+
 def _check_unused(catalog: Catalog, report: _Reporter) -> None:
     used_regions: set[str] = set()
     used_denials: set[str] = set()
@@ -405,6 +437,7 @@ PASSES: tuple[Pass, ...] = (
     _check_credits_licence,
     _check_scenarios,
     _check_notify,
+    _check_capabilities,
     _check_unused,
 )
 

@@ -340,6 +340,13 @@ def _notify(notify: ast.Notify) -> list[_Line]:
     return lines
 
 
+def _capability(stmt: ast.Capability) -> list[_Line]:
+    head = f"capability {quote(stmt.code)} for"
+    lines = _fill(head, _commas([_name(n) for n in stmt.targets]), 0, INDENT)
+    lines[0].marks.insert(0, (stmt.span.line, stmt.span.column))
+    return lines
+
+
 def render_statement(stmt: ast.Statement, end: Pos | None = None) -> list[_Line]:
     """The canonical lines of one statement (without comments)."""
     mark = [(stmt.span.line, stmt.span.column)]
@@ -364,12 +371,14 @@ def render_statement(stmt: ast.Statement, end: Pos | None = None) -> list[_Line]
             return _scenario(stmt)
         case ast.Notify():
             return _notify(stmt)
+        case ast.Capability():
+            return _capability(stmt)
     raise TypeError(f"not a statement: {stmt!r}")
 
 
 # ---- files: statements, blank lines and comments ------------------------------------------
 
-_GROUPABLE = (ast.Zone, ast.Area, ast.Licence, ast.Role, ast.Denial)
+_GROUPABLE = (ast.Zone, ast.Area, ast.Licence, ast.Role, ast.Denial, ast.Capability)
 
 
 @dataclass(slots=True)

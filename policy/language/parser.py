@@ -59,7 +59,7 @@ _WORDS = {
 
 _STATEMENT_WORDS = (
     "zone, domestic area, licence, credits licence, role, denial, plan, "
-    "conferencing pool, scenario or notify"
+    "conferencing pool, scenario, notify or capability"
 )
 
 
@@ -124,6 +124,10 @@ def _hint_for(raw: str, expected: list[str]) -> str | None:
     return None
 
 
+#: Terminals that can start a condition: expected together, a condition is missing.
+_CONDITION_STARTS = frozenset(("INBOUND", "OUTBOUND", "DESTINATION", "CALLER", "LPAR", "NOT"))
+
+
 def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySyntaxError:
     line = getattr(exc, "line", 0) or 0
     column = getattr(exc, "column", 0) or 0
@@ -140,6 +144,18 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
     else:
         found = "the end of the file"
     expected = _expected(exc)  # type: ignore[arg-type]
+    wanted = set(getattr(exc, "expected", ()) or ())
+    if wanted >= _CONDITION_STARTS and isinstance(exc, UnexpectedToken):
+        # `when inbound and then free`: the parser wants a condition, not a statement
+        history = getattr(exc, "token_history", None) or ()
+        after = f" after '{history[-1]}'" if history else ""
+        return PolicySyntaxError(
+            f"a condition is missing{after} (found {found})",
+            location=Location(file, line, column),
+            source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            hint="a condition such as: outbound, from user, destination is international, "
+            "user has calling plan, not (…)",
+        )
     if expected and len(expected) <= 12:
         message = f"unexpected {found}; expected {', '.join(expected)}"
     else:
@@ -155,6 +171,32 @@ def _syntax_error(exc: UnexpectedInput, file: str, lines: list[str]) -> PolicySy
 
 class _Misplaced(Exception):
     """A construct the grammar accepts but the language does not (raised while building)."""
+
+
+#: The largest number a policy may write (minutes, percentages): nine digits.
+MAX_NUMBER = 999_999_999
+
+
+class _TooLarge(Exception):
+    """A number token with more digits than any policy needs (raised while building)."""
+
+    def __init__(self, token: Token) -> None:
+        super().__init__(
+            f"number {str(token)[:12]}… is too large (at most {MAX_NUMBER:,})"
+            if len(token) > 12
+            else f"number {token} is too large (at most {MAX_NUMBER:,})"
+        )
+        self.token = token
+
+
+def _number(token: Token, strip: str = "") -> int:
+    """The integer a number token spells (``strip``: a trailing unit such as ``%``);
+    refused before conversion when longer than :data:`MAX_NUMBER` (Python refuses to
+    convert more than 4,300 digits, and no pool holds a billion minutes)."""
+    digits = str(token).removesuffix(strip)
+    if len(digits.lstrip("0")) > len(str(MAX_NUMBER)):
+        raise _TooLarge(token)
+    return int(digits)
 
 
 class _Builder(Transformer[Token, Any]):
@@ -233,17 +275,17 @@ class _Builder(Transformer[Token, Any]):
     @v_args(meta=True)
     def allowance_in(self, meta: Any, items: list[Token]) -> ast.Allowance:
         region = self._name(items[1]) if len(items) > 1 else None
-        return ast.Allowance(int(items[0]), region, False, self._span(meta))
+        return ast.Allowance(_number(items[0]), region, False, self._span(meta))
 
     @v_args(meta=True)
     def allowance_elsewhere(self, meta: Any, items: list[Token]) -> ast.Allowance:
-        return ast.Allowance(int(items[0]), None, True, self._span(meta))
+        return ast.Allowance(_number(items[0]), None, True, self._span(meta))
 
     def warn_at(self, items: list[Token]) -> tuple[str, int]:
-        return ("warn", int(str(items[0])[:-1]))
+        return ("warn", _number(items[0], "%"))
 
     def warn_more(self, items: list[Token]) -> tuple[str, int]:
-        return ("warn_more", int(str(items[0])[:-1]))
+        return ("warn_more", _number(items[0], "%"))
 
     def not_pooled(self, items: list[Any]) -> tuple[str, bool]:
         return ("per_user", True)
@@ -294,7 +336,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.SharedPool(
             self._name(items[0]),
             self._title(items),
-            int(rest[0]),
+            _number(rest[0]),
             self._name(rest[1]),
             options.get("warn", ()),
             self._span(meta),
@@ -350,6 +392,11 @@ class _Builder(Transformer[Token, Any]):
 
     def roles(self, items: list[Token]) -> tuple[str, tuple[ast.Name, ...]]:
         return ("roles", tuple(self._name(t) for t in items))
+
+    @v_args(meta=True)
+    def capability(self, meta: Any, items: list[Any]) -> ast.Capability:
+        targets = tuple(self._name(t) for t in items[1:])
+        return ast.Capability(self._string(items[0]), targets, self._span(meta))
 
     @v_args(meta=True)
     def notify(self, meta: Any, items: list[Any]) -> ast.Notify:
@@ -476,6 +523,15 @@ def _build(tree: Tree[Token], file: str, lines: list[str]) -> ast.Module:
                 str(exc.orig_exc),
                 location=Location(file, line, column),
                 source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+            ) from None
+        if isinstance(exc.orig_exc, _TooLarge):
+            token = exc.orig_exc.token
+            line, column = token.line or 0, token.column or 0
+            raise PolicySyntaxError(
+                str(exc.orig_exc),
+                location=Location(file, line, column),
+                source_line=lines[line - 1] if 0 < line <= len(lines) else None,
+                hint="write minutes and percentages as plain numbers of at most nine digits",
             ) from None
         if isinstance(exc.orig_exc, RecursionError):
             raise PolicySyntaxError(

@@ -155,6 +155,8 @@ class Ledger(SessionsMixin):
         self.max_duration = max_duration  # None: the evaluation's (24 h unless configured)
         self._init_sessions(quota, grace)
         self._recovery_due = False  # a pending purchase of another writer was seen
+        self._waiting_for = 0  # the purchase another call's recharge waits for
+        self.last_recovery_error: str | None = None  # why a write's recovery stopped
         if engine is None:
             from policy.pipeline import load
 
@@ -445,7 +447,7 @@ class Ledger(SessionsMixin):
                 code="bad-duration",
             )
         paid: tuple[Row[Any], PaymentResult] | None = None
-        tries, pause, deadline = 0, 0.002, 0.0
+        tries, deadline = 0, 0.0
         while tries < 8:
             try:
                 with self._tx() as conn:
@@ -455,13 +457,11 @@ class Ledger(SessionsMixin):
                 continue
             if isinstance(outcome, Charged):
                 if self._recovery_due:
-                    self.recover()
+                    self._recover_quietly()
                 return outcome
             if outcome == _WAIT:  # another call's recharge is with the provider
                 deadline = deadline or time.monotonic() + self.payment_timeout
-                if time.monotonic() < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.05)
+                if self._await_purchase(self._waiting_for, deadline):
                     continue
                 outcome = _RECOVER
             tries += 1
@@ -665,7 +665,7 @@ class Ledger(SessionsMixin):
         if the engine attempts one, the answer is needed — ``paid`` (this call's purchase,
         resolved), else a new pending purchase is returned for the caller to ask about. On
         refusal the call is decided again with that outcome (a failed episode, reference
-        rule 7). A recharge that cannot bring the balance above zero (an overdraft larger
+        rule R7). A recharge that cannot bring the balance above zero (an overdraft larger
         than the recharge) is not attempted: the engine is told it failed, with the reason
         ``overdraft_exceeds_recharge`` (reference rule R24). Returns ``_AGAIN`` when
         ``paid`` was credited on its own (no longer what this call needs), ``_WAIT`` while
@@ -710,6 +710,7 @@ class Ledger(SessionsMixin):
                 return other  # this call's own, from a try that died: ask with its key
         if pending:
             waited = (now - pending[0].created_at).total_seconds()
+            self._waiting_for = pending[0].id
             return _RECOVER if waited > self.payment_timeout else _WAIT
         attempt = (
             conn.execute(
@@ -769,6 +770,21 @@ class Ledger(SessionsMixin):
         ).inserted_primary_key[0]  # type: ignore[index]
         return conn.execute(sa.select(purchases).where(purchases.c.id == pid)).one()
 
+    def _await_purchase(self, purchase_id: int, deadline: float) -> bool:
+        """Wait, reading only (no write lock: the purchase's writer must get it), until the
+        purchase is resolved; False if ``deadline`` (monotonic) passed first."""
+        pause = 0.001
+        while time.monotonic() < deadline:
+            with self._tx(write=False) as conn:
+                status = conn.execute(
+                    sa.select(purchases.c.status).where(purchases.c.id == purchase_id)
+                ).scalar()
+            if status != "pending":
+                return True
+            time.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return False
+
     def _has_pending(self, conn: Connection, tid: int, other_than: int | None) -> bool:
         """Is a purchase pending for longer than ``payment_timeout`` (its writer died or
         gave up)? The next write of the tenant then recovers it."""
@@ -800,7 +816,7 @@ class Ledger(SessionsMixin):
         pending = (
             f"the {purchase.kind} of {purchase.amount} {tenant.currency} stays pending; the "
             "next write of this tenant or `ccpolicy ledger recover` asks again with the same "
-            "key, and the call can be charged again then"
+            "key; the call or purchase can be tried again then"
         )
         if not answer:
             raise LedgerError(
@@ -877,6 +893,18 @@ class Ledger(SessionsMixin):
             .where(purchases.c.id == purchase.id)
             .values(credited="alone" if kind == "recharge" else "fund", lot_id=lot_id)
         )
+
+    def _recover_quietly(self) -> bool:
+        """Recovery as a side effect of a write: best effort, the write's own result
+        stands; what could not be resolved stays pending (``last_recovery_error`` says
+        why) for the next write or ``ledger recover``. True if it ran through."""
+        try:
+            self.recover()
+        except LedgerError as exc:
+            self.last_recovery_error = exc.finding.message
+            return False
+        self.last_recovery_error = None
+        return True
 
     def recover(self, *, older_than: float | None = None) -> list[dict[str, Any]]:
         """Resolve this tenant's pending purchases (a process died, or the provider timed
@@ -1072,7 +1100,7 @@ class Ledger(SessionsMixin):
                     )
                 purchase = self._new_purchase(conn, row.id, "purchase", key, 1, value, self.clock())
         if self._recovery_due:
-            self.recover()
+            self._recover_quietly()
         result = (
             PaymentResult(False, purchase.reason)
             if purchase.status == "refused"
@@ -1103,9 +1131,8 @@ class Ledger(SessionsMixin):
             self._expire(conn, row, now)
             self._recovery_due = self._has_pending(conn, row.id, None)
             report = self._report(conn, row, now)
-        if not self._recovery_due:
+        if not self._recovery_due or not self._recover_quietly():
             return report
-        self.recover()
         with self._tx(write=False) as conn:
             return self._report(conn, self._tenant_row(conn, lock=False), self.clock())
 

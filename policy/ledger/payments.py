@@ -1,7 +1,7 @@
 """Payments: the provider interface the ledger buys credits through, and a simulated one.
 
 The ledger asks the provider exactly when money is to be taken: a one-time purchase
-(``fund``) or an auto-recharge the engine attempts (SPEC ruling 7). Every request carries
+(``fund``) or an auto-recharge the engine attempts (reference rule R7). Every request carries
 an idempotency key made by :func:`payment_key` from (tenant, kind, call or purchase id) —
 each part escaped, so two different triples never give one key — and a real provider can
 refuse to take the money twice when a crashed transaction is retried.

@@ -569,7 +569,7 @@ class SessionsMixin:
         decision = offer.decision
         if result.ok or not was_failing:  # a failed episode is said once
             events = (*decision.events, event)
-            notices = self.engine._notices(self.engine.bind(tenant), events)
+            notices = self.engine.verdicts.notices(self.engine.bind(tenant), events)
             decision = decision._replace(events=events, notify=notices)
         return offer._replace(decision=decision, final=final), True, bought, row
 

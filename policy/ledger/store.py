@@ -112,7 +112,7 @@ tenants = sa.Table(
     sa.Column("country", sa.String(2), nullable=False),
     sa.Column("billing_country", sa.String(2), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
-    # spent beyond every lot (a credits call is charged in full, SPEC Evaluation);
+    # spent beyond every lot (a credits call is charged in full: Evaluation, docs/reference.md);
     # the next lot pays it back first
     sa.Column("overdraft", Money, nullable=False),
     sa.Column("failing", sa.Boolean, nullable=False),  # inside a failed-recharge episode

@@ -110,8 +110,13 @@ class RateCard(TariffTable):
         source = os.fspath(path)
         text = _read_text(source)
         currency, rounding = _load_sidecar(Path(source).with_suffix(".yaml"))
-        records = _csv_records(text, source)
-        return cls(_tariffs(records, source), currency=currency, rounding=rounding, source=source)
+        records, bad_rows = _csv_records(text, source)
+        return cls(
+            _tariffs(records, source, bad_rows),
+            currency=currency,
+            rounding=rounding,
+            source=source,
+        )
 
     @classmethod
     def from_rows(
@@ -171,13 +176,18 @@ def _read_text(source: str) -> str:
     return read_text(source, source)
 
 
-def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
-    """(line, {column: cell}) for each non-blank data row; the header is checked here."""
+def _csv_records(
+    text: str, source: str
+) -> tuple[list[tuple[int, dict[str, str]]], list[SchemaError]]:
+    """(line, {column: cell}) for each non-blank data row, and an error for each row with
+    the wrong number of cells (reported with the other rows' errors, not instead of them);
+    the header is checked here."""
     import csv  # a warm policy.load() takes the card from the cache (policy.loadcache)
 
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] | None = None
     records: list[tuple[int, dict[str, str]]] = []
+    bad_rows: list[SchemaError] = []
     line = 1
     try:
         for cells in reader:
@@ -188,18 +198,24 @@ def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
                 header = _check_header(cells, source, row_line)
                 continue
             if len(cells) != len(header):
-                missing = header[len(cells)] if len(cells) < len(header) else None
-                raise SchemaError(
-                    f"row has {len(cells)} cells; the header has {len(header)} columns",
-                    location=Location(source, row_line),
-                    path=missing,
+                if len(cells) < len(header):
+                    gap = ", ".join(header[len(cells) :])
+                    why = f"no cell for {gap}"
+                else:
+                    why = "a comma inside a cell must be quoted"
+                bad_rows.append(
+                    SchemaError(
+                        f"row has {len(cells)} cells; the header has {len(header)} columns ({why})",
+                        location=Location(source, row_line),
+                    )
                 )
+                continue
             records.append((row_line, {k: v.strip() for k, v in zip(header, cells, strict=True)}))
     except csv.Error as exc:
         raise SchemaError(f"not valid CSV: {exc}", location=Location(source, line)) from None
     if header is None:
         raise SchemaError("empty rate card: no header row", location=Location(source, 1))
-    return records
+    return records, bad_rows
 
 
 def _check_header(cells: list[str], source: str, line: int) -> list[str]:
@@ -399,9 +415,14 @@ def _parse_row(cells: Mapping[str, str], line: int, source: str) -> _Row:
 _Key = tuple[str, str | None, str | None, tuple[int, ...], int | None, int | None]
 
 
-def _tariffs(records: Sequence[tuple[int, Mapping[str, str]]], source: str) -> list[Tariff]:
-    """Parse rows and group them into tariffs; every problem is reported, the first raised."""
-    errors: list[SchemaError] = []
+def _tariffs(
+    records: Sequence[tuple[int, Mapping[str, str]]],
+    source: str,
+    bad_rows: Sequence[SchemaError] = (),
+) -> list[Tariff]:
+    """Parse rows and group them into tariffs; every problem is reported (up to
+    MAX_FINDINGS, with ``bad_rows`` found while reading), the first raised."""
+    errors: list[SchemaError] = list(bad_rows[:MAX_FINDINGS])
     groups: dict[_Key, list[_Row]] = {}
     for line, cells in records:
         try:

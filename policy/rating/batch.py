@@ -14,7 +14,6 @@ import csv
 import gc
 import json
 import os
-import tempfile
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,11 +26,10 @@ from typing import Any
 from policy.data.call import Call
 from policy.data.tenant import Tenant
 from policy.engine.evaluate import Engine
-from policy.language.source import display_name
-from policy.rating.cdr import BadRow, read_calls
+from policy.rating.cdr import MAX_BAD_ROWS, BadRow, CallSource, bad_row_finding, read_calls
 from policy.rating.usage_report import RowBuilder
-from policy.rating.writers import Writer, open_writer
-from policy.support.errors import EvaluationError
+from policy.rating.writers import Writer, open_writer, temp_file_beside
+from policy.support.errors import EvaluationError, Finding, Location, SchemaError
 
 __all__ = ["RejectsWriter", "SeenIds", "Summary", "rate"]
 
@@ -115,7 +113,7 @@ class Summary:
     permitted: int = 0
     refused: int = 0
     rejected: int = 0
-    duplicates: int = 0
+    repeated_ids: int = 0
     charge: Decimal = Decimal(0)
     currency: str = ""
     by_payer: dict[str, int] = field(default_factory=dict)
@@ -131,7 +129,7 @@ class Summary:
             "permitted": self.permitted,
             "refused": self.refused,
             "rejected": self.rejected,
-            "duplicates": self.duplicates,
+            "repeated_ids": self.repeated_ids,
             "charge": {"amount": str(self.charge), "currency": self.currency},
             "by_payer": dict(sorted(self.by_payer.items())),
         }
@@ -145,7 +143,7 @@ class Summary:
             ("Permitted", self.permitted),
             ("Refused (denied)", self.refused),
             ("Rejected (bad rows)", self.rejected),
-            ("Repeated call ids", self.duplicates),
+            ("Repeated call ids", self.repeated_ids),
             ("Total charge", self.charge),
             ("Currency", self.currency),
         ]
@@ -156,7 +154,7 @@ class Summary:
         return (
             f"read {self.read:,} rows: rated {self.rated:,} ({self.permitted:,} permitted, "
             f"{self.refused:,} refused), rejected {self.rejected:,}, repeated ids "
-            f"{self.duplicates:,}; charge {self.charge} {self.currency}"
+            f"{self.repeated_ids:,}; charge {self.charge} {self.currency}"
         )
 
 
@@ -165,8 +163,7 @@ class RejectsWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        folder = path.parent if str(path.parent) else Path(".")
-        fd, self.temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
+        fd, self.temp = temp_file_beside(path)
         self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="")
         self.csv = csv.writer(self.handle)
         self.csv.writerow(("row", "line", "field", "reason", "record"))
@@ -187,7 +184,7 @@ class RejectsWriter:
 def rate(
     engine: Engine,
     tenant: Tenant,
-    calls: str | os.PathLike[str],
+    calls: str | os.PathLike[str] | CallSource,
     out: str | os.PathLike[str],
     *,
     rejects: str | os.PathLike[str] | None = None,
@@ -227,7 +224,7 @@ _GC_YOUNG = 100_000  # allocations between young-generation collections while ra
 def _rate(
     engine: Engine,
     tenant: Tenant,
-    calls: str | os.PathLike[str],
+    calls: str | os.PathLike[str] | CallSource,
     out: str | os.PathLike[str],
     rejects: str | os.PathLike[str] | None,
     tick: Callable[[int, float | None], None] | None,
@@ -235,11 +232,15 @@ def _rate(
     binding = engine.bind(tenant)
     state = binding.initial.copy()
     builder = RowBuilder(engine, tenant)
-    source = display_name(Path(calls))
     summary = Summary(currency=tenant.currency)
     seen = SeenIds()
     stream = read_calls(calls)  # opens the file: a missing input fails before any output
-    writer: Writer = open_writer(out, builder)
+    source = stream.source
+    try:
+        writer: Writer = open_writer(out, builder)
+    except BaseException:
+        stream.close()
+        raise
     bad_rows = RejectsWriter(Path(rejects)) if rejects is not None else None
     decide = engine.decide_observed
     write = writer.write
@@ -248,13 +249,19 @@ def _rate(
     by_payer = summary.by_payer
     charge = Decimal(0)
     read = permitted_n = refused_n = duplicates = 0
+    bad = _BadRows(source) if bad_rows is None else None
     try:
         for item in stream:
             read += 1
             if tick is not None and not read & 1023:
                 tick(read, stream.consumed / stream.size if stream.size else None)
             if isinstance(item, BadRow):
-                _reject(item, source, bad_rows, summary)
+                if bad is not None:  # no --skip-bad: report every bad row (to a cap), rate none
+                    bad.add(item)
+                else:
+                    _reject(item, source, bad_rows, summary)
+                continue
+            if bad is not None and bad.rows:
                 continue
             call = item
             call_id = call.id
@@ -275,7 +282,10 @@ def _rate(
             try:
                 decision, seen_facts = decide(call, tenant, state)
             except EvaluationError as exc:  # an impossible number: a malformed row
-                _reject(_bad_number(call, exc), source, bad_rows, summary)
+                if bad is not None:
+                    bad.add(_bad_number(call, exc))
+                else:
+                    _reject(_bad_number(call, exc), source, bad_rows, summary)
                 continue
             locator = write(call, decision, seen_facts)
             if decision.permitted:
@@ -289,10 +299,12 @@ def _rate(
             else:
                 seen_add(call_id, locator << 1)
                 refused_n += 1
+        if bad is not None:
+            bad.raise_any()
         summary.read = read
         summary.permitted = permitted_n
         summary.refused = refused_n
-        summary.duplicates = duplicates
+        summary.repeated_ids = duplicates
         summary.charge = charge if charge else builder.zero
         writer.finish(summary.rows(tenant.name))
         if bad_rows is not None:
@@ -309,11 +321,43 @@ def _rate(
 
 def _bad_number(call: Call, exc: EvaluationError) -> BadRow:
     path = exc.finding.path or "to"
-    field_name = path.rsplit(".", 1)[-1]
+    field_name = path.rsplit(".", 1)[-1].rsplit(": ", 1)[-1]  # "[3].to", "row 4: to"
     row = int(call.path[4:]) if call.path.startswith("row ") else 0
     line = call.where.line if call.where is not None else 0
     fields = call.to_dict()
     return BadRow(row, line, field_name, exc.finding.message, json.dumps(fields))
+
+
+class _BadRows:
+    """Without a rejects file: every bad row is reported (up to MAX_BAD_ROWS), none rated."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.rows = 0
+        self.findings: list[Finding] = []
+
+    def add(self, bad: BadRow) -> None:
+        self.rows += 1
+        if len(self.findings) < MAX_BAD_ROWS:
+            self.findings.append(bad_row_finding(bad, self.source))
+
+    def raise_any(self) -> None:
+        if not self.rows:
+            return
+        findings = list(self.findings)
+        more = self.rows - len(findings)
+        if more:
+            findings.append(
+                Finding(
+                    "error",
+                    f"{more:,} more bad row{'s' * (more != 1)} not shown "
+                    f"(the first {MAX_BAD_ROWS} are); --skip-bad writes them all to a "
+                    "rejects file",
+                    location=Location(self.source),
+                    code="row",
+                )
+            )
+        raise SchemaError.from_finding(findings[0], findings=tuple(findings))
 
 
 def _reject(bad: BadRow, source: str, rejects: RejectsWriter | None, summary: Summary) -> None:

@@ -18,34 +18,50 @@ cannot be read at all (missing, bad header, broken YAML) raises a located
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
 from policy.data.call import Call, new_call
+from policy.data.documents import MAX_DOCUMENT_BYTES
 from policy.language.source import display_name
-from policy.support.errors import InputError, Location, SchemaError
+from policy.support.errors import Finding, InputError, Location, PolicyError, SchemaError
+from policy.support.files import read_bytes
+from policy.support.suggest import in_parentheses
 
 _new = tuple.__new__  # builds a named tuple without its Python __new__
 assert Location._fields == ("file", "line", "column")
 
 __all__ = [
     "CALL_COLUMNS",
+    "CALL_FORMATS",
     "CALL_TYPES",
+    "EXCERPT_CHARS",
+    "MAX_BAD_ROWS",
+    "MAX_WHOLE_CALLS_BYTES",
     "BadRow",
+    "CallSource",
     "CallStream",
+    "CheckedCalls",
     "RowError",
+    "bad_row_finding",
     "call_from_fields",
+    "excerpt",
+    "open_calls",
     "read_calls",
+    "sniff_calls_format",
     "usage_call_type",
 ]
 
@@ -69,7 +85,8 @@ CALL_TYPES: dict[str, tuple[str, str]] = {
 }
 
 _DIRECTIONS = frozenset(("outbound", "inbound"))
-_CONTEXTS = frozenset(("user", "meeting", "auto_attendant", "call_queue"))
+CONTEXTS = ("user", "meeting", "auto_attendant", "call_queue")
+_CONTEXTS = frozenset(CONTEXTS)
 _UPN = re.compile(r"[^@\s]+@[^@\s]+")
 _E164 = re.compile(r"\+[0-9]{2,16}")
 _TO = re.compile(r"\+[0-9]{2,16}|[0-9*#]{1,8}")
@@ -175,10 +192,17 @@ def call_from_fields(
         raise RowError("id", f"{call_id!r} must be a string")
     direction = data["direction"]
     if direction not in _DIRECTIONS:
-        raise RowError("direction", f"{direction!r} is not one of ['inbound', 'outbound']")
+        raise RowError(
+            "direction",
+            f"{direction!r} is not one of ['outbound', 'inbound']"
+            + in_parentheses(str(direction), ("outbound", "inbound")),
+        )
     context = data.get("context") or "user"
     if context not in _CONTEXTS:
-        raise RowError("context", f"{context!r} is not one of {sorted(_CONTEXTS)}")
+        raise RowError(
+            "context",
+            f"{context!r} is not one of {list(CONTEXTS)}" + in_parentheses(str(context), CONTEXTS),
+        )
     user = _text(data, "user")
     if user is not None and not _UPN.fullmatch(user):
         raise RowError("user", f"'{user}' is not a user principal name such as a@contoso.com")
@@ -220,7 +244,10 @@ def _usage_report_call(cells: Mapping[str, str], where: Location, row: int) -> C
     kind = cells.get("Call Type", "").strip()
     mapped = CALL_TYPES.get(kind)
     if mapped is None:
-        raise RowError("Call Type", f"'{kind}' is not one of {sorted(CALL_TYPES)}")
+        raise RowError(
+            "Call Type",
+            f"'{kind}' is not one of {sorted(CALL_TYPES)}" + in_parentheses(kind, CALL_TYPES),
+        )
     direction, context = mapped
     to = _report_number(cells.get("Destination Number", "")) or ""
     fields = {
@@ -252,12 +279,18 @@ def _usage_report_call(cells: Mapping[str, str], where: Location, row: int) -> C
 
 class CallStream:
     """The calls of one file, streamed: iterate once; ``consumed`` counts the bytes read
-    so far (against ``size``) for progress bars. Opening checks the file."""
+    so far (against ``size``) for progress bars. Opening checks the file.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        p = Path(path)
-        self.source = display_name(p)
-        self.suffix = p.suffix.lower()
+    ``path`` may be a :class:`CallSource` (from :func:`open_calls`: standard input, or a
+    file whose format was told by its content)."""
+
+    def __init__(self, path: str | os.PathLike[str] | CallSource) -> None:
+        if isinstance(path, CallSource):
+            p, self.source, self.suffix = Path(path.path), path.name, "." + path.format
+        else:
+            p = Path(path)
+            self.source = display_name(p)
+            self.suffix = p.suffix.lower()
         if self.suffix not in (".csv", ".jsonl", ".ndjson", ".yaml", ".yml", ".json"):
             raise InputError(
                 f"cannot read calls from a '{self.suffix or 'extensionless'}' file",
@@ -267,10 +300,9 @@ class CallStream:
         try:
             self.handle = open(p, encoding="utf-8-sig", newline="")  # noqa: SIM115
             self.size = os.fstat(self.handle.fileno()).st_size
-        except OSError as exc:
-            raise InputError(
-                f"cannot read: {exc.strerror}", location=Location(self.source)
-            ) from None
+        except OSError:
+            read_bytes(p, self.source, limit=0)  # the one wording for a file that cannot be read
+            raise
 
     @property
     def consumed(self) -> int:
@@ -279,6 +311,9 @@ class CallStream:
             return os.lseek(self.handle.fileno(), 0, os.SEEK_CUR)
         except (ValueError, OSError):  # closed: all of it
             return self.size
+
+    def close(self) -> None:
+        self.handle.close()
 
     def read(self, size: int = -1) -> str:
         return self.handle.read(size)
@@ -296,8 +331,9 @@ class CallStream:
                 yield from _yaml_calls(self, source)
 
 
-def read_calls(path: str | os.PathLike[str]) -> CallStream:
-    """Stream the calls of ``path`` (format by extension); see the module docstring."""
+def read_calls(path: str | os.PathLike[str] | CallSource) -> CallStream:
+    """Stream the calls of ``path`` (format by extension, or as :func:`open_calls` told
+    it); see the module docstring."""
     return CallStream(path)
 
 
@@ -480,6 +516,10 @@ def _own_call(cells: Mapping[str, str], where: Location, row: int) -> Call:
 def _mapping_call(item: object, row: int, line: int, record: str, source: str) -> Call | BadRow:
     if not isinstance(item, dict):
         return BadRow(row, line, "(row)", "a call must be an object with id, to, …", record)
+    lone = _lone_surrogate(item)
+    if lone is not None:  # JSON's "\ud800": text that can be neither printed nor stored
+        printable = record.encode("utf-8", "backslashreplace").decode("utf-8")
+        return BadRow(row, line, lone, _LONE_SURROGATE, printable)
     unknown = [k for k in item if k not in CALL_COLUMNS]
     if unknown:
         return BadRow(row, line, str(unknown[0]), f"unknown field '{unknown[0]}'", record)
@@ -487,6 +527,25 @@ def _mapping_call(item: object, row: int, line: int, record: str, source: str) -
         return call_from_fields(item, where=Location(source, line), row=row)
     except RowError as exc:
         return BadRow(row, line, exc.field, exc.reason, record)
+
+
+_LONE_SURROGATE = (
+    "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair), "
+    "which is not a character"
+)
+
+
+def _lone_surrogate(item: dict[Any, Any]) -> str | None:
+    """The field (``(row)`` for a key) whose text holds a lone surrogate, if any; ASCII
+    text is passed over at C speed."""
+    for key, value in item.items():
+        for text, field in ((key, "(row)"), (value, key)):
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return str(field).encode("utf-8", "backslashreplace").decode("utf-8")
+    return None
 
 
 def _jsonl_calls(handle: Iterator[str], source: str) -> Iterator[Call | BadRow]:
@@ -610,3 +669,281 @@ def _yaml_calls(handle: CallStream, source: str) -> Iterator[Call | BadRow]:
         ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"not valid YAML: {exc}", location=Location(source)) from None
+
+
+# ---------------------------------------------------------------------------- one reader
+#
+# Every command that reads calls (eval, explain, diff, ledger authorize/charge, rate,
+# report funding, check) opens them with :func:`open_calls`: one decision of the format,
+# standard input as ``-``, and the same located, capped error report.
+
+#: The formats a calls file may have (``CallSource.format``).
+CALL_FORMATS = ("csv", "jsonl", "yaml", "json")
+#: YAML and JSON calls files are read whole to check them with exact field paths; above
+#: this size they are refused with a hint to use JSON Lines (streamed at constant memory).
+MAX_WHOLE_CALLS_BYTES = MAX_DOCUMENT_BYTES
+#: Bad rows reported before the rest are only counted.
+MAX_BAD_ROWS = 20
+#: A bad record is quoted up to this many characters.
+EXCERPT_CHARS = 120
+
+_SUFFIX_FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".yaml": "yaml",
+    ".yml": "yaml",
+    ".json": "json",
+}
+_SNIFF_BYTES = 64 * 1024
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (``…`` marks the cut)."""
+    one_line = text.replace("\r", " ").replace("\n", " ")
+    return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def sniff_calls_format(head: str) -> str:
+    """The format of a calls file from its first bytes (no telling extension): ``[`` a JSON
+    array, ``{`` JSON Lines when the first line is a whole object (else one JSON object),
+    a first line naming the call columns a CSV, anything else YAML."""
+    text = head.lstrip("\ufeff \t\r\n")
+    if text.startswith("["):
+        return "json"
+    first = text.split("\n", 1)[0].strip()
+    if text.startswith("{"):
+        try:
+            json.loads(first)
+        except ValueError:
+            return "json"
+        return "jsonl"
+    if "," in first:
+        columns = {c.strip().strip('"') for c in first.split(",")}
+        if {"id", "direction"} <= columns or "Call ID" in columns or "UsageId" in columns:
+            return "csv"
+    return "yaml"
+
+
+class CallSource:
+    """Where calls come from: ``path`` to read, ``name`` for messages, ``format`` (one of
+    :data:`CALL_FORMATS`). A context manager: standard input is spooled to a temporary
+    file (removed on exit) so that the calls can be checked, then decided, in two reads."""
+
+    def __init__(self, path: str, name: str, format: str, temporary: bool = False) -> None:
+        self.path = path
+        self.name = name
+        self.format = format
+        self._temporary = temporary
+
+    def __enter__(self) -> CallSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._temporary:
+            self._temporary = False
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+    def stream(self) -> CallStream:
+        """Every record, good (:class:`Call`) or bad (:class:`BadRow`), streamed."""
+        return CallStream(self)
+
+    def checked(
+        self, check: Callable[[Call], None] | None = None, *, whole: bool | None = None
+    ) -> CheckedCalls:
+        """The calls, every record checked first (and ``check(call)``, which raises a
+        located :class:`PolicyError` for a call it refuses): a :class:`SchemaError`
+        carrying up to :data:`MAX_BAD_ROWS` findings when anything is wrong.
+
+        CSV and JSON Lines are streamed (two reads, constant memory). YAML and JSON are
+        read whole, with exact field paths, up to :data:`MAX_WHOLE_CALLS_BYTES` (``whole``
+        False streams them as ``rate`` does)."""
+        if whole is None:
+            whole = self.format in ("yaml", "json")
+        if whole:
+            return _whole_calls(self, check)
+        return _streamed_calls(self, check)
+
+
+def open_calls(path: str | os.PathLike[str], stdin: IO[bytes] | None = None) -> CallSource:
+    """The calls file ``path`` — ``-`` is standard input — with its format: by extension
+    (``.csv``, ``.jsonl``/``.ndjson``, ``.yaml``/``.yml``, ``.json``), else by content
+    (:func:`sniff_calls_format`)."""
+    text = os.fspath(path)
+    if text == "-":
+        return _spool_stdin(stdin if stdin is not None else sys.stdin.buffer)
+    name = display_name(Path(text))
+    suffix = Path(text).suffix.lower()
+    if os.path.isdir(text):
+        raise InputError("is a directory, not a file", location=Location(name))
+    format = _SUFFIX_FORMATS.get(suffix)
+    if format is None:
+        try:
+            with open(text, "rb") as handle:
+                head = handle.read(_SNIFF_BYTES)
+        except OSError:
+            read_bytes(text, name)  # the one wording for a file that cannot be read
+            raise
+        format = sniff_calls_format(head.decode("utf-8", errors="replace"))
+    return CallSource(text, name, format)
+
+
+def _spool_stdin(stdin: IO[bytes]) -> CallSource:
+    fd, temp = tempfile.mkstemp(prefix="ccpolicy-stdin-", suffix=".calls")
+    head = b""
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while block := stdin.read(1 << 20):
+                if len(head) < _SNIFF_BYTES:
+                    head += block[: _SNIFF_BYTES - len(head)]
+                out.write(block)
+    except BaseException:
+        os.unlink(temp)
+        raise
+    return CallSource(
+        temp, "<stdin>", sniff_calls_format(head.decode("utf-8", "replace")), temporary=True
+    )
+
+
+def bad_row_finding(bad: BadRow, source: str) -> Finding:
+    """A bad record as a finding: its place, the field, why — and a short excerpt of it."""
+    return Finding(
+        "error",
+        bad.reason,
+        location=Location(source, bad.line),
+        path=f"row {bad.row}: {bad.field}",
+        source_line=excerpt(bad.record) if bad.record else None,
+        code="row",
+    )
+
+
+class _Collector:
+    """Findings up to :data:`MAX_BAD_ROWS`; the rest counted."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.findings: list[Finding] = []
+        self.more = 0
+
+    def add(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            if len(self.findings) < MAX_BAD_ROWS:
+                self.findings.append(finding)
+            else:
+                self.more += 1
+
+    def check(self, check: Callable[[Call], None] | None, call: Call) -> None:
+        if check is None:
+            return
+        try:
+            check(call)
+        except PolicyError as exc:
+            self.add(exc.findings)
+
+    def raise_any(self) -> None:
+        if not self.findings:
+            return
+        findings = list(self.findings)
+        if self.more:
+            findings.append(
+                Finding(
+                    "error",
+                    f"{self.more:,} more bad row{'s' * (self.more != 1)} not shown "
+                    f"(the first {MAX_BAD_ROWS} are)",
+                    location=Location(self.source),
+                    code="row",
+                )
+            )
+        raise SchemaError.from_finding(findings[0], findings=tuple(findings))
+
+
+class CheckedCalls:
+    """Calls checked whole: iterate as often as needed (a streamed file is read again).
+    ``may_repeat(id)`` is False for an id seen once (a hash says so: it may be True for a
+    few ids that are not repeated, never False for one that is)."""
+
+    def __init__(
+        self, source: CallSource, calls: list[Call] | None, repeated: frozenset[int], count: int
+    ) -> None:
+        self.source = source
+        self._calls = calls
+        self._repeated = repeated
+        self.count = count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Call]:
+        if self._calls is not None:
+            yield from self._calls
+            return
+        for item in self.source.stream():
+            if isinstance(item, BadRow):  # the file changed since it was checked
+                raise item.error(self.source.name)
+            yield item
+
+    def may_repeat(self, call_id: str) -> bool:
+        return (hash(call_id) or 1) in self._repeated
+
+
+def _streamed_calls(source: CallSource, check: Callable[[Call], None] | None) -> CheckedCalls:
+    found = _Collector(source.name)
+    seen: set[int] = set()  # the ids' hashes: 8 bytes (plus the set's slot) per distinct id
+    repeated: set[int] = set()
+    count = 0
+    for item in source.stream():
+        if isinstance(item, BadRow):
+            found.add((bad_row_finding(item, source.name),))
+            continue
+        count += 1
+        h = hash(item.id) or 1
+        if h in seen:
+            repeated.add(h)
+        else:
+            seen.add(h)
+        found.check(check, item)
+    found.raise_any()
+    return CheckedCalls(source, None, frozenset(repeated), count)
+
+
+def _whole_calls(source: CallSource, check: Callable[[Call], None] | None) -> CheckedCalls:
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document, parse_document
+
+    try:
+        size = os.path.getsize(source.path)
+    except OSError:
+        size = 0
+    if size > MAX_WHOLE_CALLS_BYTES:
+        raise InputError(
+            f"a {source.format.upper()} calls file is read whole: this one is {size:,} bytes, "
+            f"more than the {MAX_WHOLE_CALLS_BYTES:,} allowed",
+            location=Location(source.name),
+            hint="write the calls as JSON Lines (.jsonl, one call per line): it is streamed "
+            "at constant memory",
+        )
+    if source.name == "<stdin>" or Path(source.path).suffix.lower() not in _SUFFIX_FORMATS:
+        raw = read_bytes(source.path, source.name)
+        document = parse_document(raw, source.name)  # YAML reads JSON too
+    else:
+        document = load_document(source.path)
+    schema_findings = document.validate("calls")
+    found = _Collector(source.name)
+    found.add(schema_findings)
+    found.raise_any()
+    calls = list(calls_from_document(document))
+    for call in calls:
+        found.check(check, call)
+    found.raise_any()
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.id] = counts.get(call.id, 0) + 1
+    repeated = frozenset((hash(i) or 1) for i, n in counts.items() if n > 1)
+    return CheckedCalls(source, calls, repeated, len(calls))

@@ -18,17 +18,16 @@ lowest balance. Amounts below the documented minimum purchase (50) are not candi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 from policy.data.tenant import Credits, Tenant
 from policy.engine.evaluate import Engine
-from policy.language.source import display_name
 from policy.rating.batch import SeenIds
-from policy.rating.cdr import BadRow, read_calls
+from policy.rating.cdr import BadRow, CallSource, read_calls
+from policy.support.errors import MissingExtraError
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -151,22 +150,33 @@ def _tenant_with(tenant: Tenant, candidate: Candidate) -> Tenant:
 def replay(
     engine: Engine,
     tenant: Tenant,
-    history: str | os.PathLike[str],
+    history: str | os.PathLike[str] | CallSource,
     candidate: Candidate,
     *,
     keep_series: bool = False,
+    tick: Callable[[int, float | None], None] | None = None,
 ) -> Outcome:
-    """Replay ``history`` under ``candidate``; malformed rows raise a located error."""
+    """Replay ``history`` under ``candidate``; malformed rows raise a located error.
+
+    With ``keep_series`` the outcome's ``series`` follows the balance as it really moves:
+    the balance after each call's debit (its lowest point) and, when that call triggered a
+    recharge, the balance after the recharge at the same moment. ``tick(rows, fraction)``
+    is called every 1024 rows (progress)."""
     variant = _tenant_with(tenant, candidate)
     state = engine.bind(variant).initial.copy()
     outcome = Outcome(candidate, lowest=candidate.amount)
-    source = display_name(Path(history))
     seen = SeenIds()
     balance = candidate.amount
     weighted = Decimal(0)
     first: datetime | None = None
     last: datetime | None = None
-    for item in read_calls(history):
+    stream = read_calls(history)
+    source = stream.source
+    rows = 0
+    for item in stream:
+        rows += 1
+        if tick is not None and not rows & 1023:
+            tick(rows, stream.consumed / stream.size if stream.size else None)
         if isinstance(item, BadRow):
             raise item.error(source)
         if any(True for _ in seen.get(item.id)):
@@ -196,7 +206,7 @@ def replay(
         cost = decision.cost
         if decision.permitted and cost:
             outcome.spent += cost
-            day = when.date().isoformat()
+            day = item.start.date().isoformat()  # the call's local date, as report usage
             outcome.daily[day] = outcome.daily.get(day, Decimal(0)) + cost
         after = decision.balance_after
         if after is not None:
@@ -204,9 +214,13 @@ def replay(
             if dip < outcome.lowest:
                 outcome.lowest = dip
             if after != balance:
-                balance = after
                 if keep_series:
-                    outcome.series.append((when, balance))
+                    if recharged:
+                        outcome.series.append((when, dip))
+                    outcome.series.append((when, after))
+                balance = after
+    if tick is not None:
+        tick(rows, 1.0)
     span = (last - first).total_seconds() if first is not None and last is not None else 0
     outcome.average = (weighted / Decimal(span)).quantize(Decimal("0.01")) if span else balance
     return outcome
@@ -222,18 +236,42 @@ def _choose(outcomes: Sequence[Outcome]) -> Outcome:
 def advise(
     engine: Engine,
     tenant: Tenant,
-    history: str | os.PathLike[str],
+    history: str | os.PathLike[str] | CallSource,
     candidates: Iterable[Candidate] | None = None,
+    *,
+    tick: Callable[[int, float | None], None] | None = None,
 ) -> Advice:
-    """Replay every candidate and recommend one (see the module docstring)."""
+    """Replay every candidate and recommend one (see the module docstring).
+
+    ``tick(rows, fraction)`` reports progress over all the replays (one per candidate and
+    one more for the chosen setting's series)."""
     chosen = (
         list(candidates)
         if candidates is not None
         else [Candidate(t, a) for t, a in DEFAULT_CANDIDATES]
     )
-    outcomes = [replay(engine, tenant, history, c) for c in chosen]
+    passes = len(chosen) + 1
+    done_rows = 0
+
+    def pass_tick(index: int) -> Callable[[int, float | None], None] | None:
+        if tick is None:
+            return None
+        report = tick
+
+        def on_rows(rows: int, fraction: float | None) -> None:
+            share = None if fraction is None else (index + fraction) / passes
+            report(done_rows + rows, share)
+
+        return on_rows
+
+    outcomes = []
+    for index, c in enumerate(chosen):
+        outcomes.append(replay(engine, tenant, history, c, tick=pass_tick(index)))
+        done_rows += outcomes[-1].calls
     best = _choose(outcomes)
-    best_full = replay(engine, tenant, history, best.candidate, keep_series=True)
+    best_full = replay(
+        engine, tenant, history, best.candidate, keep_series=True, tick=pass_tick(len(chosen))
+    )
     outcomes[outcomes.index(best)] = best_full
     currency = tenant.currency
     c = best_full.candidate
@@ -254,33 +292,70 @@ def advise(
 
 
 def write_chart(advice: Advice, path: str | os.PathLike[str]) -> None:
-    """A PNG: the recommended setting's balance over time, and credits spent per day."""
-    import matplotlib
+    """A PNG: the recommended setting's balance as it moves (down with each call, up with
+    each recharge), the trigger and the lowest point marked; below it, credits spent per
+    day (the calls' local dates)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingExtraError("--chart", "charts", "matplotlib") from None
 
     matplotlib.use("Agg")
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     best = advice.best
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), constrained_layout=True)
+    cur = advice.currency
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 8), constrained_layout=True, height_ratios=(3, 2)
+    )
     try:
         if best.series:
             times = [t for t, _ in best.series]
             values = [float(v) for _, v in best.series]  # plotting only: money stays Decimal
-            top.step(times, values, where="post", label="balance")
+            top.step(times, values, where="post", color="tab:blue", label="balance")
             top.axhline(
                 float(best.candidate.trigger),
                 color="tab:red",
                 linestyle="--",
-                label=f"trigger {best.candidate.trigger}",
+                label=f"recharge trigger {best.candidate.trigger} {cur}",
             )
-            top.legend(loc="upper right")
-        top.set_title(f"Balance over time — {best.candidate} {advice.currency}")
-        top.set_ylabel(advice.currency)
+            low_at = min(range(len(values)), key=values.__getitem__)
+            top.scatter(
+                [times[low_at]],
+                [values[low_at]],
+                color="black",
+                zorder=3,
+                label=f"lowest {best.lowest} {cur}",
+            )
+            top.annotate(
+                f"lowest {best.lowest}",
+                (mdates.date2num(times[low_at]), values[low_at]),  # type: ignore[no-untyped-call]
+                textcoords="offset points",
+                xytext=(10, 2),
+                fontsize=10,
+            )
+            if best.lowest <= 0:
+                top.axhline(0, color="black", linewidth=0.8)
+            top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=10, frameon=False)
+        top.set_title(
+            f"Balance over time — recharge {best.candidate.amount} {cur} "
+            f"below {best.candidate.trigger} {cur}",
+            fontsize=13,
+        )
+        top.set_ylabel(cur, fontsize=11)
+        top.grid(True, alpha=0.3)
         days = sorted(best.daily)
-        bottom.bar(days, [float(best.daily[d]) for d in days], color="tab:blue")
-        bottom.set_title("Credits spent per day")
-        bottom.set_ylabel(advice.currency)
-        bottom.tick_params(axis="x", labelrotation=60, labelsize=7)
+        when = [datetime.fromisoformat(d) for d in days]
+        bottom.bar(when, [float(best.daily[d]) for d in days], color="tab:blue", width=0.8)
+        bottom.set_title("Credits spent per day", fontsize=13)
+        bottom.set_ylabel(cur, fontsize=11)
+        bottom.grid(True, axis="y", alpha=0.3)
+        for axis in (top, bottom):
+            locator = mdates.AutoDateLocator(minticks=4, maxticks=12)  # type: ignore[no-untyped-call]
+            axis.xaxis.set_major_locator(locator)
+            axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+            axis.tick_params(axis="both", labelsize=10)
         figure.savefig(os.fspath(path), format="png", dpi=100)
     finally:
         plt.close(figure)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class Rated:
     denial: str | None = None
     billable_seconds: int | None = None
     balance_after: Decimal | None = None
+    utc_offset: timedelta | None = None  # the offset the call was placed in, when known
 
     @property
     def month(self) -> str | None:
@@ -63,9 +65,15 @@ class Rated:
 
     @property
     def day(self) -> str | None:
-        return (
-            None if self.start is None else self.start.astimezone(timezone.utc).date().isoformat()
-        )
+        """The call's local date: its UTC start moved by the offset it was placed in
+        (``utc_offset``, written by ``ccpolicy rate``); the UTC date when unknown (a PSTN
+        usage report from elsewhere carries UTC times only)."""
+        if self.start is None:
+            return None
+        utc = self.start.astimezone(timezone.utc)
+        if self.utc_offset is not None:
+            utc = utc + self.utc_offset
+        return utc.date().isoformat()
 
 
 def read_rated(path: str | os.PathLike[str]) -> Iterator[Rated]:
@@ -149,7 +157,25 @@ def _csv(reader: csv.DictReader[str], source: str) -> Iterator[Rated]:
             denial=row.get("denial") or None,
             billable_seconds=billable,
             balance_after=_money(row.get("balance_after"), source, line, "balance_after"),
+            utc_offset=_offset(row.get("utc_offset"), source, line),
         )
+
+
+_OFFSET = re.compile(r"([+-])([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
+def _offset(text: str | None, source: str, line: int) -> timedelta | None:
+    if not text:
+        return None
+    match = _OFFSET.fullmatch(text)
+    if match is None:
+        raise SchemaError(
+            f"'{text}' is not a UTC offset such as +11:00",
+            location=Location(source, line),
+            path="utc_offset",
+        )
+    sign = -1 if match.group(1) == "-" else 1
+    return sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3)))
 
 
 def _decision(text: str, source: str, line: int) -> Rated:

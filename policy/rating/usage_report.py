@@ -23,13 +23,14 @@ How the report's columns are filled (also in ``docs/rating.md``):
   ``Duration Seconds`` is the call's duration as given (empty for authorizations).
 - ``Connection Fee``: the rate card's connect fee inside ``Charge`` (calls paid from
   credits from their first second); ``Charge``: the decision's cost (credits part).
-- ``Capability``: see :data:`PLAN_CAPABILITIES` and :meth:`RowBuilder.capability`.
+- ``Capability``: the code the policy declares (``capability "CODE" for …``) for the way
+  the call was paid — see :meth:`RowBuilder.capability`; the bundled rules declare Teams'.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from hashlib import blake2b
 from typing import Any
@@ -45,7 +46,6 @@ __all__ = [
     "CCPOLICY_COLUMNS",
     "COLUMNS",
     "HEADER",
-    "PLAN_CAPABILITIES",
     "RowBuilder",
 ]
 
@@ -81,6 +81,7 @@ CCPOLICY_COLUMNS: tuple[str, ...] = (
     "balance_after",
     "scenario",
     "billable_seconds",
+    "utc_offset",  # the call's own offset (+11:00): its local date, for report usage
 )
 HEADER: tuple[str, ...] = COLUMNS + CCPOLICY_COLUMNS
 
@@ -93,20 +94,6 @@ MONEY_COLUMNS = (
     HEADER.index("balance_after"),
 )
 BOOL_COLUMNS = (HEADER.index("permitted"),)
-
-#: Calling plan (licence name in the bundled rules) → the report's Capability code.
-PLAN_CAPABILITIES: dict[str, str] = {
-    "domestic_calling_plan": "MCOPSTN1",
-    "domestic_international_calling_plan": "MCOPSTN2",
-    "domestic_calling_plan_120": "MCOPSTN5",
-    "domestic_calling_plan_240": "MCOPSTN6",
-    "pay_as_you_go_calling_plan": "MCOPSTNPP",
-}
-CREDITS = "MCOPSTNPP"
-CONFERENCING = "MCOMEETADD"
-CONFERENCING_ADD_ON = "MCOMEETADD_DIALOUT_US"
-VOICE_APPS = "MCOEV"
-FREE = "FREECALL"
 
 
 class _UserInfo:
@@ -210,6 +197,8 @@ class RowBuilder:
         #: → the columns Number Type to Destination Dialed as CSV text, with a comma after.
         self._heads: dict[tuple[str, str, bool, str, str, str | None], str] = {}
         self._words: dict[_Words, tuple[str, str, str]] = {}  # see _word_texts
+        self._offsets: dict[tzinfo | None, str] = {}  # a start's tzinfo → "+11:00"
+        self.capabilities = engine.policy.catalog.capabilities  # target → Capability code
 
     def usage_id(self, call_id: str) -> str:
         """A stable UUID-shaped id: BLAKE2b of the tenant and the call id (cheaper than uuid5)."""
@@ -310,6 +299,7 @@ class RowBuilder:
             d.balance_after,
             d.scenario,
             d.billable_seconds,
+            self._offset_text(call.start),
         )
 
     def csv_line(self, call: Call, d: Decision, seen: Observation | None = None) -> str:
@@ -365,7 +355,7 @@ class RowBuilder:
         cost_text = self._zero_text if cost is None else str(cost)
         fee_text = self._zero_text
         if paid_by == "credits":
-            capability: str | None = CREDITS
+            capability: str | None = self.capabilities.get("credits")
             if cost and number is not None:
                 found = self._fee(number, origin_country_of(direction, origin, region), given_start)
                 if found is not None:
@@ -386,8 +376,23 @@ class RowBuilder:
             f"{number_text},{start_text},{end_text},{'' if duration is None else duration},"
             f"{fee_text},{cost_text},{currency_text},{capability or ''},"
             f"{tail},{'' if balance_after is None else balance_after!s},{scenario_text},"
-            f"{'' if billable is None else billable}\r\n"
+            f"{'' if billable is None else billable},"
+            f"{self._offsets.get(given_start.tzinfo) or self._offset_text(given_start)}\r\n"
         )
+
+    def _offset_text(self, start: datetime) -> str:
+        """``+11:00`` / ``-05:00`` / ``+00:00``: the offset the call's start was given in."""
+        tz = start.tzinfo
+        text = self._offsets.get(tz)
+        if text is None:
+            offset = start.utcoffset() or timedelta(0)
+            minutes = int(offset.total_seconds()) // 60
+            sign = "-" if minutes < 0 else "+"
+            text = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+            if len(self._offsets) >= _CACHE_LIMIT:
+                self._offsets.clear()
+            self._offsets[tz] = text
+        return text
 
     def _end_text(self, start: datetime, duration: int) -> str:
         span = self._spans.get(duration)
@@ -482,27 +487,31 @@ class RowBuilder:
         return fee
 
     def capability(self, call: Call, d: Decision, user: _UserInfo | None) -> str | None:
-        """The licence the call used: credits ``MCOPSTNPP``; a plan's pool its plan's code
-        (``MCOPSTN1/2/5/6``); conferencing ``MCOMEETADD`` (pooled) or
-        ``MCOMEETADD_DIALOUT_US`` (the add-on); free outbound calls (emergency) ``FREECALL``;
-        free inbound calls the user's plan code, ``MCOMEETADD`` for meetings, ``MCOEV`` for
-        voice apps or users without a plan. A refused call used nothing: empty."""
+        """The code the policy declares (``capability "CODE" for …``) for the way the call
+        was paid: ``credits``; a plan's pool, its plan; a conferencing pool, that pool;
+        ``then conferencing``, ``conferencing``; free outbound calls (emergency),
+        ``free_outbound``; free inbound calls the user's plan, else ``meeting_dial_in`` for
+        meetings and ``other_inbound`` for the rest. Nothing declared (or a refused call,
+        which used nothing): empty. The bundled rules declare Teams' SKU codes."""
+        codes = self.capabilities
         paid_by = d.paid_by
         if paid_by == "credits":
-            return CREDITS
+            return codes.get("credits")
         if paid_by == "plan":
             plan = d.pool.split(":", 1)[0] if d.pool else (user.plan if user else None)
-            return PLAN_CAPABILITIES.get(plan or "", CREDITS)
+            return codes.get(plan or "")
         if paid_by == "conferencing":
-            return CONFERENCING if d.pool else CONFERENCING_ADD_ON
+            if d.pool:
+                return codes.get(d.pool.rsplit(":", 1)[-1])
+            return codes.get("conferencing")
         if paid_by == "free":
             if call.direction == "outbound":
-                return FREE
+                return codes.get("free_outbound")
+            if call.context == "user" and user is not None and user.plan in codes:
+                return codes[user.plan]
             if call.context == "meeting":
-                return CONFERENCING
-            if call.context == "user" and user is not None and user.plan in PLAN_CAPABILITIES:
-                return PLAN_CAPABILITIES[user.plan]
-            return VOICE_APPS
+                return codes.get("meeting_dial_in")
+            return codes.get("other_inbound")
         return None
 
 

@@ -32,9 +32,9 @@ from policy.rating.usage_report import (
     MONEY_COLUMNS,
     RowBuilder,
 )
-from policy.support.errors import InputError, Location, UsageError
+from policy.support.errors import InputError, Location, MissingExtraError, UsageError
 
-__all__ = ["FORMATS", "Writer", "open_writer"]
+__all__ = ["FORMATS", "Writer", "new_file_mode", "open_writer", "temp_file_beside"]
 
 FORMATS = (".csv", ".jsonl", ".xlsx")
 _LENGTH_BITS = 24
@@ -42,12 +42,29 @@ _BATCH = 512  # CSV rows formatted before one encode and write
 _XLSX_MAX_ROWS = 1_048_576
 
 
-def _temp_beside(path: Path) -> tuple[IO[bytes], str]:
+def new_file_mode() -> int:
+    """The mode ``open()`` would give a new file: 0666 less the process's umask."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def temp_file_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (renamed into place when complete) with the
+    mode a plain ``open()`` would give ``path`` — ``mkstemp``'s 0600 would hide the
+    report from the colleagues the umask lets read it."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
         fd, name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", location=Location(str(path))) from None
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, new_file_mode())
+    return fd, name
+
+
+def _temp_beside(path: Path) -> tuple[IO[bytes], str]:
+    fd, name = temp_file_beside(path)
     return os.fdopen(fd, "w+b"), name
 
 
@@ -189,8 +206,8 @@ class XlsxWriter(Writer):
             from openpyxl import Workbook  # type: ignore[import-untyped]
             from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
             from openpyxl.styles import Font  # type: ignore[import-untyped]
-        except ImportError:  # pragma: no cover - an optional dependency
-            raise UsageError("writing .xlsx needs openpyxl: pip install 'ccpolicy[xlsx]'") from None
+        except ImportError:
+            raise MissingExtraError("writing .xlsx", "xlsx", "openpyxl") from None
         super().__init__(path)
         self.builder = rows
         self._cell = WriteOnlyCell

@@ -5,7 +5,8 @@ place (``file:line:col`` for policy source, ``file:line: field.path`` for data
 files). Library code raises a :class:`PolicyError` carrying the first error
 finding; the command line collects every finding and renders them all.
 
-Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage.
+Exit codes (documented in the README): 0 clean, 1 findings / bad input, 2 usage,
+3 an optional extra (``xlsx``, ``charts``, ``ledger``) is not installed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ else:
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_MISSING_EXTRA",
     "EXIT_OK",
     "EXIT_USAGE",
     "CheckError",
@@ -31,6 +33,7 @@ __all__ = [
     "Finding",
     "InputError",
     "Location",
+    "MissingExtraError",
     "PolicyError",
     "PolicySyntaxError",
     "SchemaError",
@@ -62,6 +65,7 @@ def render_path(path: Sequence[str | int]) -> str:
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
+EXIT_MISSING_EXTRA = 3
 
 
 class Location(NamedTuple):
@@ -227,3 +231,17 @@ class UsageError(PolicyError):
 
     exit_code = EXIT_USAGE
     default_code = "usage"
+
+
+class MissingExtraError(PolicyError):
+    """A feature needs an optional extra that is not installed (exit 3, one hint)."""
+
+    exit_code = EXIT_MISSING_EXTRA
+    default_code = "missing-extra"
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the '{extra}' extra ({module} is not installed)",
+            hint=f"pip install 'ccpolicy[{extra}]'",
+        )
+        self.extra = extra

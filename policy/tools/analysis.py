@@ -12,13 +12,16 @@ run through the compiled scenarios in order; from that come
 
 from __future__ import annotations
 
+import bisect
 import itertools
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from policy.data.numbers import NON_GEOGRAPHIC, NumberInfo
-from policy.engine.compile import CompiledPolicy, CompiledScenario, describe
+from policy.engine.compile import CompiledPolicy, CompiledScenario, compile_condition, describe
 from policy.engine.facts import Facts
 from policy.language import ast
 from policy.language.check import COUNTRIES
@@ -103,7 +106,46 @@ def _country_reps(policy: CompiledPolicy, atoms: list[ast.Condition]) -> list[st
     return reps
 
 
-def situations(policy: CompiledPolicy) -> Iterator[Situation]:
+@dataclass(frozen=True, slots=True)
+class _Space:
+    """The situations :func:`situations` walks, as a product: blocks of (usage location,
+    number dialled, destination kind), each followed by the same inner dimensions
+    (``_INNER`` order; ``shares`` has one value for short codes)."""
+
+    blocks: tuple[tuple[str, NumberInfo, str], ...]
+    inner: dict[str, tuple[object, ...]]
+    shares_short: tuple[bool, ...]
+
+    def dims(self, number: NumberInfo) -> list[tuple[object, ...]]:
+        values = dict(self.inner)
+        if number.short_code:
+            values["shares"] = self.shares_short
+        return [values[name] for name in _INNER]
+
+    def facts(self, location: str, number: NumberInfo, kind: str, point: Sequence[object]) -> Facts:
+        direction, context, shares, origin, plan, lics, service, state, pools = point
+        cred, pos = cast("tuple[bool, bool]", state)
+        held = cast("frozenset[str]", lics)
+        return Facts(
+            direction=cast(str, direction),
+            context=cast(str, context),
+            number=number,
+            dest_kind=kind,
+            origin_country=cast("str | None", origin),
+            shares_code=cast(bool, shares),
+            licences=held | {cast(str, plan)} if plan else held,
+            plan=cast("str | None", plan),
+            service_number=cast(bool, service),
+            credits_set_up=cred,
+            balance_positive=pos,
+            pools_left=cast("frozenset[str]", pools),
+        )
+
+
+_INNER = ("direction", "context", "shares", "origin", "plan", "lics", "service", "state", "pools")
+
+
+def _space(policy: CompiledPolicy) -> _Space:
     atoms = _atoms(policy)
     countries = _country_reps(policy, atoms)
     types = sorted(
@@ -141,7 +183,7 @@ def situations(policy: CompiledPolicy) -> Iterator[Situation]:
     licence_sets = [
         frozenset(c) for n in range(len(licences) + 1) for c in itertools.combinations(licences, n)
     ]
-
+    blocks: list[tuple[str, NumberInfo, str]] = []
     for location in countries:
         short = [
             NumberInfo("", "", location, 0, "emergency", True, True, True),
@@ -156,40 +198,34 @@ def situations(policy: CompiledPolicy) -> Iterator[Situation]:
                 kind = (
                     "domestic" if policy.is_domestic(location, number.country) else "international"
                 )
-            shares_options = [True, False] if uses_code and not number.short_code else [True]
-            origins = countries if uses_caller else [location]
-            for direction, context, shares, origin, plan, lics, service, (
-                cred,
-                pos,
-            ), pools in itertools.product(
-                DIRECTIONS,
-                CONTEXTS,
-                shares_options,
-                origins,
-                plans,
-                licence_sets,
-                [False, True] if uses_service else [False],
-                state_values,
-                pool_states,
-            ):
-                held = lics | {plan} if plan else lics
-                yield Situation(
-                    Facts(
-                        direction=direction,
-                        context=context,
-                        number=number,
-                        dest_kind=kind,
-                        origin_country=origin,
-                        shares_code=shares,
-                        licences=held,
-                        plan=plan,
-                        service_number=service,
-                        credits_set_up=cred,
-                        balance_positive=pos,
-                        pools_left=pools,
-                    ),
-                    location,
-                )
+            blocks.append((location, number, kind))
+    inner: dict[str, tuple[object, ...]] = {
+        "direction": tuple(DIRECTIONS),
+        "context": tuple(CONTEXTS),
+        "shares": (True, False) if uses_code else (True,),
+        "origin": tuple(countries) if uses_caller else (None,),  # None: the usage location
+        "plan": tuple(plans),
+        "lics": tuple(licence_sets),
+        "service": (False, True) if uses_service else (False,),
+        "state": tuple(state_values),
+        "pools": tuple(pool_states),
+    }
+    return _Space(tuple(blocks), inner, (True,))
+
+
+def _points(space: _Space, location: str, number: NumberInfo) -> Iterator[tuple[object, ...]]:
+    dims = space.dims(number)
+    origin = _INNER.index("origin")
+    if dims[origin] == (None,):
+        dims[origin] = (location,)
+    return itertools.product(*dims)
+
+
+def situations(policy: CompiledPolicy) -> Iterator[Situation]:
+    space = _space(policy)
+    for location, number, kind in space.blocks:
+        for point in _points(space, location, number):
+            yield Situation(space.facts(location, number, kind, point), location)
 
 
 def walk(policy: CompiledPolicy) -> Iterator[tuple[Situation, int | None, tuple[int, ...]]]:
@@ -233,11 +269,214 @@ class _Tally:
 
 
 def analyze(policy: CompiledPolicy, *, max_gaps: int = 1000) -> Analysis:
-    """Run every representative situation through the scenarios, in order."""
-    tally = _Tally(max_gaps)
-    for situation, decider, also in walk(policy):
-        tally.add(situation, decider, also)
-    return tally.result()
+    """Run every representative situation through the scenarios, in order.
+
+    The same answer as :func:`walk` gives situation by situation, computed scenario by
+    scenario instead: each condition becomes the set of situations it matches (one bit
+    per situation in a big integer, built from its atoms' sets with ``&``, ``|``, ``^``);
+    a scenario decides what it matches of the situations still undecided. The work is
+    linear in the number of scenarios (times the space's size in words, done in C), not
+    scenarios × situations calls.
+    """
+    vectors = _Vectors(policy)
+    size = vectors.size
+    undecided = vectors.ones
+    first: Counter[int] = Counter()
+    matched: Counter[int] = Counter()
+    deciders: list[tuple[int, int]] = []  # (scenario index, the situations it decides)
+    unreachable: dict[int, int] = {}  # matched but never first: its situations
+    for scenario in policy.scenarios:
+        match = vectors.of(scenario.node.condition)
+        count = match.bit_count()
+        if not count:
+            continue
+        matched[scenario.index] = count
+        decided = match & undecided
+        if decided:
+            first[scenario.index] = decided.bit_count()
+            undecided ^= decided
+            deciders.append((scenario.index, decided))
+        else:
+            unreachable[scenario.index] = match
+    shadow: dict[int, Counter[int]] = {}
+    if unreachable:
+        # who decides each situation an unreachable scenario matches, counted in walk
+        # order (so that ties go to the decider met first, as the walk counts them)
+        wanted = 0
+        for match in unreachable.values():
+            wanted |= match
+        by_situation = array("l", [0]) * size
+        for index, decided in deciders:
+            for at in _positions(decided & wanted, size):
+                by_situation[at] = index
+        decided_by = dict(deciders)
+        for index, match in unreachable.items():
+            counts: Counter[int] = Counter()
+            rest, left = match, matched[index]
+            while rest:  # one step per decider, met in walk order
+                decider = by_situation[size - rest.bit_length()]
+                share = rest & decided_by[decider]
+                if share == rest:  # the last one takes what is left
+                    counts[decider] = left
+                    break
+                counts[decider] = share.bit_count()
+                left -= counts[decider]
+                rest ^= share
+            shadow[index] = counts
+    gaps = [vectors.situation(at) for at in itertools.islice(_positions(undecided, size), max_gaps)]
+    return Analysis(size, gaps, first, shadow, matched)
+
+
+def _positions(vector: int, size: int) -> Iterator[int]:
+    """The situations (indexes in walk order) whose bit is set in ``vector``."""
+    flags = format(vector, f"0{size}b").encode("ascii").translate(_FROM_DIGITS)
+    return itertools.compress(range(size), flags)
+
+
+#: 0/1 bytes ↔ the digits "0"/"1" (a set of situations is built as bytes, one per
+#: situation, then read as a binary number: one bit per situation, the first situation
+#: the most significant).
+_TO_DIGITS = bytes.maketrans(b"\x00\x01", b"01")
+_FROM_DIGITS = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def _pack(flags: bytes) -> int:
+    return int(flags.translate(_TO_DIGITS), 2) if flags else 0
+
+
+class _Vectors:
+    """Sets of situations as big integers, one bit per situation (the first situation of
+    the walk the most significant): the whole space, each atom's set (built from a small
+    table of its values over the dimensions it reads, repeated over the rest, as bytes),
+    each condition's."""
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        self.policy = policy
+        self.space = _space(policy)
+        self.blocks: list[tuple[str, NumberInfo, str, list[tuple[object, ...]]]] = []
+        self.starts: list[int] = []
+        size = 0
+        for location, number, kind in self.space.blocks:
+            dims = self.space.dims(number)
+            origin = _INNER.index("origin")
+            if dims[origin] == (None,):
+                dims[origin] = (location,)
+            self.starts.append(size)
+            self.blocks.append((location, number, kind, dims))
+            size += _product(len(d) for d in dims)
+        self.size = size
+        self.ones = (1 << size) - 1
+        self._atoms: dict[tuple[str, str], int] = {}
+
+    def of(self, cond: ast.Condition) -> int:
+        """The situations ``cond`` matches (atoms are kept; compound conditions are not,
+        so memory stays a few vectors beyond the atoms')."""
+        if isinstance(cond, ast.AllOf):
+            vector = self.ones
+            for item in cond.items:
+                vector &= self.of(item)
+                if not vector:
+                    break
+        elif isinstance(cond, ast.AnyOf):
+            vector = 0
+            for item in cond.items:
+                vector |= self.of(item)
+        elif isinstance(cond, ast.Not):
+            vector = self.of(cond.item) ^ self.ones
+        else:
+            vector = self._atom(cond)
+        return vector
+
+    def _atom(self, atom: ast.Condition) -> int:
+        key = (type(atom).__name__, describe(atom))
+        vector = self._atoms.get(key)
+        if vector is None:
+            vector = self._atoms[key] = self._build(atom)
+        return vector
+
+    def _build(self, atom: ast.Condition) -> int:
+        test = compile_condition(atom, self.policy.catalog)
+        reads = _READS.get(type(atom))
+        if isinstance(atom, ast.ToIs) and atom.number_class.value == "service_number":
+            reads = frozenset({"service"})
+        parts: list[bytes] = []
+        if reads is not None and not reads:  # decided by the block alone
+            for location, number, kind, dims in self.blocks:
+                facts = self.space.facts(location, number, kind, [d[0] for d in dims])
+                parts.append((b"\x01" if test(facts) else b"\x00") * _product(map(len, dims)))
+            return _pack(b"".join(parts))
+        wanted = [i for i, name in enumerate(_INNER) if reads is None or name in reads]
+        shapes: dict[tuple[object, ...], bytes] = {}
+        for location, number, kind, dims in self.blocks:
+            # an atom reading inner dimensions only is the same in blocks of one shape
+            shape = (number.short_code, dims[_INNER.index("origin")])
+            if reads is not None and shape in shapes:
+                parts.append(shapes[shape])
+                continue
+            table: dict[tuple[object, ...], bytes] = {}
+            for values in itertools.product(*(dims[i] for i in wanted)):
+                point = [d[0] for d in dims]
+                for i, value in zip(wanted, values, strict=True):
+                    point[i] = value
+                facts = self.space.facts(location, number, kind, point)
+                table[values] = b"\x01" if test(facts) else b"\x00"
+            shapes[shape] = _tile(dims, wanted, table, 0, ())
+            parts.append(shapes[shape])
+        return _pack(b"".join(parts))
+
+    def situation(self, at: int) -> Situation:
+        block = bisect.bisect_right(self.starts, at) - 1
+        location, number, kind, dims = self.blocks[block]
+        offset = at - self.starts[block]
+        point: list[object] = []
+        for values in reversed(dims):
+            offset, digit = divmod(offset, len(values))
+            point.append(values[digit])
+        point.reverse()
+        return Situation(self.space.facts(location, number, kind, point), location)
+
+
+def _product(sizes: Iterable[int]) -> int:
+    total = 1
+    for n in sizes:
+        total *= n
+    return total
+
+
+def _tile(
+    dims: list[tuple[object, ...]],
+    wanted: list[int],
+    table: dict[tuple[object, ...], bytes],
+    at: int,
+    chosen: tuple[object, ...],
+) -> bytes:
+    """The bytes of one block from dimension ``at`` on, the ``wanted`` ones before it fixed
+    to ``chosen``: a dimension the atom does not read repeats the rest."""
+    if not any(i >= at for i in wanted):
+        return table[chosen] * _product(len(d) for d in dims[at:])
+    if at not in wanted:
+        return _tile(dims, wanted, table, at + 1, chosen) * len(dims[at])
+    return b"".join(_tile(dims, wanted, table, at + 1, (*chosen, v)) for v in dims[at])
+
+
+#: The inner dimensions each kind of atom reads; ``frozenset()``: the block alone (the
+#: number dialled, the usage location, the destination's kind) decides it. An atom not
+#: listed is evaluated on every situation.
+_READS: dict[type, frozenset[str]] = {
+    ast.IsDirection: frozenset({"direction"}),
+    ast.FromContext: frozenset({"context"}),
+    ast.ToIs: frozenset(),
+    ast.DestinationIs: frozenset(),
+    ast.DestinationIn: frozenset(),
+    ast.CallerIn: frozenset({"origin"}),
+    ast.CallerSharesCode: frozenset({"shares"}),
+    ast.HasLicence: frozenset({"plan", "lics"}),
+    ast.HasCallingPlan: frozenset({"plan"}),
+    ast.PlanIs: frozenset({"plan"}),
+    ast.CreditsSetUp: frozenset({"state"}),
+    ast.BalancePositive: frozenset({"state"}),
+    ast.PoolHasMinutes: frozenset({"pools"}),
+}
 
 
 def analysis_findings(policy: CompiledPolicy, analysis: Analysis | None = None) -> list[Finding]:

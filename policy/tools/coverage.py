@@ -25,8 +25,8 @@ from typing import Any
 
 from policy.engine.compile import CompiledPolicy, Part
 from policy.engine.decision import Decision
-from policy.engine.evaluate import ENGINE
 from policy.engine.facts import Facts
+from policy.engine.route import ENGINE
 from policy.language import ast
 
 __all__ = ["Coverage", "Item", "PolicyCoverage", "below_threshold", "render_text"]

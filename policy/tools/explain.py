@@ -26,8 +26,9 @@ from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
 from policy.engine.compile import describe
 from policy.engine.decision import Decision
-from policy.engine.evaluate import ENGINE, Engine, Route
+from policy.engine.evaluate import Engine, origin_calling_code
 from policy.engine.facts import Facts
+from policy.engine.route import ENGINE, Route
 from policy.language import ast
 from policy.language.source import display_name
 from policy.pricing.tariffs import Tariff
@@ -81,12 +82,11 @@ class _Context:
         self.user: BoundUser | None = b.users.get(call.user.lower()) if call.user else None
         self.location = self.user.location if self.user else b.tenant.country
         self.currency = b.tenant.currency
-        if call.from_:
-            self.origin_code: int | None = classify(call.from_, self.location).calling_code
-        elif call.direction == "outbound":
-            self.origin_code = self.user.calling_code if self.user else b.tenant_calling_code
-        else:
-            self.origin_code = None
+        own_code = self.user.calling_code if self.user else b.tenant_calling_code
+        origin = classify(call.from_, self.location) if call.from_ else None
+        self.origin_code: int | None = (
+            origin_calling_code(call.direction, origin, facts.number, own_code) or None
+        )
         self.balance = state.balance
         self.failing = state.failing
         refs = self.user.pools if self.user else b.shared_pools

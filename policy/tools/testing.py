@@ -33,6 +33,7 @@ from policy.pricing.ratecard import COLUMNS, RateCard
 from policy.support.errors import (
     FieldPath,
     Finding,
+    InputError,
     Location,
     PolicyError,
     SchemaError,
@@ -49,6 +50,7 @@ __all__ = [
     "TestResult",
     "discover",
     "matches",
+    "reference_findings",
 ]
 
 PASSED, FAILED, ERROR = "passed", "failed", "error"
@@ -115,6 +117,80 @@ class TestFile:
 
     def tests(self) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from enumerate(self.data["tests"])
+
+    @property
+    def root(self) -> Path:
+        """The policy directory the file belongs to: the nearest directory at or above it
+        holding ``.ccp`` files, else the file's own directory. Every path the file names
+        must resolve inside it."""
+        folder = self.path.resolve().parent
+        for candidate in (folder, *folder.parents):
+            if any(candidate.glob("*.ccp")):
+                return candidate
+        return folder
+
+    def reference(self, where: FieldPath) -> Path:
+        """The file (or directory) named by the string at ``where``, relative to this file.
+
+        Raises :class:`InputError`, located at the value in this file, when it resolves
+        (symbolic links followed) outside :attr:`root` — the foreign file is never opened,
+        so nothing of it can reach a message."""
+        node: Any = self.data
+        for key in where:
+            node = node[key]
+        value = str(node)
+        target = (self.path.parent / value).resolve()
+        root = self.root
+        if target.is_relative_to(root):
+            return self.path.parent / value
+        line = self.document.line_of(where)
+        source = self.document.source_line(line) if line else None
+        column = _column(source, value)
+        raise InputError(
+            f"{value!r} is outside the policy directory {display_name(root)}",
+            location=Location(self.name, line, column),
+            path=render_path(where),
+            source_line=source,
+            hint="a test file names files inside its policy directory (the nearest folder "
+            "at or above it holding .ccp files): relative paths, symbolic links included, "
+            "may not lead out of it",
+            code="outside_policy_directory",
+        )
+
+
+def _file_fields(data: Mapping[str, Any]) -> Iterator[FieldPath]:
+    """Where a test file names another file: each string ``rules``, ``rates``, ``tenant``
+    and ``calls`` (at the top or in a test)."""
+    for key in ("rules", "rates", "tenant"):
+        if isinstance(data.get(key), str):
+            yield (key,)
+    tests = data.get("tests")
+    for index, test in enumerate(tests if isinstance(tests, list) else ()):
+        for key in ("tenant", "calls"):
+            if isinstance(test, dict) and isinstance(test.get(key), str):
+                yield ("tests", index, key)
+
+
+def reference_findings(path: Path, document: Document) -> list[Finding]:
+    """Every file ``document`` (a test file at ``path``) names outside its policy
+    directory, as findings (``ccpolicy check`` of a test file reports them)."""
+    test_file = TestFile(path, display_name(path), document)
+    found: list[Finding] = []
+    for where in _file_fields(document.data):
+        try:
+            test_file.reference(where)
+        except InputError as exc:
+            found.extend(exc.findings)
+    return sorted(found, key=lambda f: f.location or Location(""))
+
+
+def _column(source: str | None, value: str) -> int:
+    """The 1-based column where ``value`` is written on ``source`` (after the key), or 0."""
+    if not source:
+        return 0
+    start = source.find(":") + 1
+    at = source.find(value, start)
+    return at + 1 if at >= 0 else 0
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -255,13 +331,27 @@ class Runner:
     def _setup(self, test_file: TestFile) -> _Setup:
         data = test_file.data
         base = test_file.path.parent
-        rules = (base / data["rules"]) if "rules" in data else self._default_rules(base)
-        rates = data.get("rates")
-        key = (str(rules.resolve()), repr(rates) if not isinstance(rates, str) else rates)
-        if isinstance(rates, str):
-            key = (key[0], str((base / rates).resolve()))
+        try:
+            rules = (
+                test_file.reference(("rules",)) if "rules" in data else self._default_rules(base)
+            )
+            rates = data.get("rates")
+            card: Path | None = None
+            if isinstance(rates, str):
+                card = test_file.reference(("rates",))
+                sidecar = card.with_suffix(".yaml")
+                if sidecar.exists() and not sidecar.resolve().is_relative_to(test_file.root):
+                    raise InputError(
+                        "the rate card's sidecar is a link to a file outside the policy "
+                        f"directory {display_name(test_file.root)}",
+                        location=Location(display_name(sidecar)),
+                        code="outside_policy_directory",
+                    )
+        except PolicyError as exc:
+            return _Setup(None, exc)
+        key = (str(rules.resolve()), repr(rates) if card is None else str(card.resolve()))
         if key not in self._engines:
-            self._engines[key] = self._load(rules, rates, test_file)
+            self._engines[key] = self._load(rules, card if card is not None else rates, test_file)
         return self._engines[key]
 
     def _default_rules(self, folder: Path) -> Path:
@@ -275,8 +365,8 @@ class Runner:
     def _load(self, rules: Path, rates: Any, test_file: TestFile) -> _Setup:
         try:
             card: RateCard | Path | None = None
-            if isinstance(rates, str):
-                card = test_file.path.parent / rates
+            if isinstance(rates, Path):
+                card = rates
             elif isinstance(rates, list):
                 card = _inline_card(rates, test_file)
             engine = load(rules, rates=card)
@@ -406,18 +496,17 @@ def _tenant(test_file: TestFile, index: int, test: dict[str, Any]) -> Tenant:
 
     Problems are reported where the field is written: in the test, or in the file's tenant.
     """
-    base = test_file.path.parent
     own = test.get("tenant")
     shared = test_file.data["tenant"]
     if isinstance(own, str):
-        return Tenant.from_file(base / own)
+        return Tenant.from_file(test_file.reference(("tests", index, "tenant")))
     if isinstance(shared, str) and not own:
-        return Tenant.from_file(base / shared)
+        return Tenant.from_file(test_file.reference(("tenant",)))
     doc = test_file.document
     overrides = set(own or {})
     shared_lines: Callable[[FieldPath], int]
     if isinstance(shared, str):  # fields of another file: named by the test file, no line
-        shared_data = load_document(base / shared, schema="tenant").data
+        shared_data = load_document(test_file.reference(("tenant",)), schema="tenant").data
 
         def shared_lines(path: FieldPath) -> int:
             return 0
@@ -442,7 +531,7 @@ def _tenant(test_file: TestFile, index: int, test: dict[str, Any]) -> Tenant:
 def _calls(test_file: TestFile, index: int, test: dict[str, Any]) -> list[Call]:
     raw = test["calls"]
     if isinstance(raw, str):
-        document = load_document(test_file.path.parent / raw, schema="calls")
+        document = load_document(test_file.reference(("tests", index, "calls")), schema="calls")
         return list(calls_from_document(document))
     doc = test_file.document
     return [

@@ -192,9 +192,11 @@ def test_two_notifiers_and_a_slow_smtp_peer_send_each_mail_once(
 
     ledger, expected = charged_ledger(db_url, engine)
     ledger.close()
-    port = free_port()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
     inbox = SlowInbox(0.3)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = HeldPortController(inbox, held)
     controller.start()
     reports = []
     errors: list[BaseException] = []
@@ -220,6 +222,7 @@ def test_two_notifiers_and_a_slow_smtp_peer_send_each_mail_once(
         second.join()
     finally:
         controller.stop()
+        held.close()
     assert not errors
     counts = Counter(inbox.received)
     assert len(counts) == len(expected)  # none lost
@@ -241,9 +244,11 @@ def test_a_killed_notifiers_deliveries_are_claimable_after_its_lease(
         outbox.expand(conn, tid, [("email", None)], now)
         taken = outbox.claim(conn, tid, now, lease=timedelta(seconds=30), limit=1000)
     assert len(taken) == len(expected)
-    port = free_port()
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = HeldPortController(inbox, held)
     controller.start()
     smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
     try:
@@ -255,3 +260,4 @@ def test_a_killed_notifiers_deliveries_are_claimable_after_its_lease(
             assert len(led.notify([smtp]).sent) == len(expected)
     finally:
         controller.stop()
+        held.close()

@@ -203,3 +203,30 @@ def test_maximum_duration_is_configurable(
         led.init(month=MONTH)
         with pytest.raises(LedgerError, match="at most 600"):
             led.charge(make_call("c1", duration=601))
+
+
+def test_recovery_after_a_write_is_best_effort(db_url: str, engine: policy.Engine) -> None:
+    """A write that then recovers another purchase still answers when the provider is
+    silent: the purchase stays pending for `ledger recover`, the charge is kept."""
+    from datetime import datetime, timedelta, timezone
+
+    clock = [datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)]
+    silent = Silent()
+    tenant = make_tenant(credits={"funding": "one_time"})
+    with Ledger(
+        db_url,
+        engine=engine,
+        tenant=tenant,
+        provider=silent,
+        payment_timeout=0.05,
+        clock=lambda: clock[0],
+    ) as led:
+        led.init(month=MONTH)
+        with pytest.raises(LedgerError, match="did not answer"):
+            led.fund("10.00", purchase_id="p1")
+        clock[0] += timedelta(minutes=5)  # the purchase is stale: the next write recovers
+        decision = led.charge(make_call("c1", duration=60))
+        assert decision.permitted
+        assert led.balance().balance is not None
+        assert [p.status for p in purchase_rows(db_url)] == ["pending"]
+    silent.release.set()

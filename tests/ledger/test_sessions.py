@@ -361,3 +361,27 @@ def test_cli_sessions(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture
         assert code == 1 and out == [] and text in err and "Traceback" not in err
     assert main(["ledger", "sessions", *common, "--format", "text"]) == 0
     assert capsys.readouterr().out.startswith("s2: age ")
+
+
+def test_an_ended_session_is_not_begun_again(db_url: str, engine: policy.Engine) -> None:
+    with open_ledger(db_url, engine, credits=ONE_TIME, clock=Clock()) as ledger:
+        ledger.begin(pat("s1"))
+        ledger.end("s1", used=10)
+        before = snapshot(ledger)
+        with pytest.raises(LedgerError, match="already ended") as info:
+            ledger.begin(pat("s1"))
+        assert info.value.finding.code == "conflict"
+        assert snapshot(ledger) == before
+
+
+def test_a_free_session_is_renewed_without_a_hold(db_url: str, engine: policy.Engine) -> None:
+    clock = Clock()
+    with open_ledger(db_url, engine, clock=clock, quota=60) as ledger:
+        ledger.begin(make_call("e1", to="911", duration=None))
+        clock.advance(50)
+        grant = ledger.update("e1", used=50)
+        assert grant.seconds is None and grant.final is False
+        assert grant.valid_until == clock.now + timedelta(seconds=60)
+        clock.advance(60 + 60)  # abandoned: settled at its last reported used
+        [decision] = ledger.expire()
+        assert decision.billable_seconds == 50 and decision.paid_by == "free"
