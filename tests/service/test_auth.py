@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CALL, JSON, ROOT, Client, write_tokens
+from service_support import CALL, JSON, ROOT, Client, write_tokens
 from starlette.testclient import TestClient
 
 from policy.service import logs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import write_tenant
+from service_support import write_tenant
 
 from policy.cli import main
 from policy.service.state import Settings, read_snapshot, tenant_files

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from conftest import CALL, JSON, Client, write_tenant
+from service_support import CALL, JSON, Client, write_tenant
 from starlette.testclient import TestClient
 
 from policy.data.validation import validate

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import CALL, JSON, Server, write_tenant
+from service_support import CALL, JSON, Server, write_tenant
 
 from policy.data.tenant import Tenant
 from policy.ledger import Ledger
