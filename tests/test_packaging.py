@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Where each source folder lands inside the wheel ([tool.setuptools.package-dir]).
-DATA = {"rules": "policy/rules", "schemas": "policy/schemas"}
+DATA = {"rules": "policy/rules", "schemas": "policy/schemas", "examples": "policy/examples"}
 JUNK = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 
 

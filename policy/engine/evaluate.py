@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
 
-from policy.data.call import Call
+from policy.data.call import Call, as_call, call_from_mapping
 from policy.data.numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, State
@@ -126,7 +126,7 @@ class Engine:
         last = self._last  # bind()'s fast path, inline: this runs on every call attempt
         binding = last[1] if last is not None and last[0] is tenant else self.bind(tenant)
         if not isinstance(call, Call):
-            call = Call.from_dict(call)
+            call = call_from_mapping(call)
         return self._decide(call, binding, binding.initial, commit=False)[0]
 
     def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
@@ -151,7 +151,7 @@ class Engine:
         state = binding.initial.copy()
         seen: dict[str, T] = {}
         for raw in calls:
-            call = _as_call(raw)
+            call = as_call(raw)
             state.begin(call.month)
             earlier = seen.get(call.id)
             if earlier is not None:
@@ -178,7 +178,7 @@ class Engine:
     ) -> dict[str, Any]:
         """The facts the engine derives for a call (for explanations), as plain data —
         pools and balance as in ``state`` (default: the tenant as it is)."""
-        call = _as_call(call)
+        call = as_call(call)
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
@@ -342,7 +342,7 @@ class Engine:
     ) -> tuple[Facts, Route]:
         """The facts the rules see for ``call`` and the route they choose — computed afresh,
         not from the cache (for explanations, coverage and analysis tools)."""
-        call = _as_call(call)
+        call = as_call(call)
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
@@ -354,7 +354,7 @@ class Engine:
         """Decide ``call`` against ``state`` and apply it there (pools, balance, recharge
         episode). For stateful callers such as a ledger; ``state`` comes from
         ``engine.bind(tenant).initial.copy()`` or is rebuilt from storage."""
-        call = _as_call(call)
+        call = as_call(call)
         state.begin(call.month)
         return self._decide(call, self.bind(tenant), state, commit=True)[0]
 
@@ -478,12 +478,6 @@ class Engine:
                 key, minutes = settle.pool_use
                 state.add(key, call.month, minutes)
         return decision
-
-
-def _as_call(call: Call | Mapping[str, Any]) -> Call:
-    if isinstance(call, Call):
-        return call
-    return Call.from_dict(call)
 
 
 __all__ += ["EvaluationError", "Observation", "origin_country_of"]

@@ -34,6 +34,13 @@ class Inbox:
         return "250 OK"
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
 class HeldPortController(Controller):
     """An SMTP server on a socket bound to port 0 before the test starts: until the server
     listens, connections to the port are refused, and the port is never released for
