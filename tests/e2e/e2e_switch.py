@@ -280,8 +280,8 @@ class CallLog:
 
 
 LOG_LINE = re.compile(
-    r"^(?P<call>\S+) (?P<event>answered|refused|cut|hungup|bye)(?: (?P<code>\d{3}))? "
-    r"(?P<s>[0-9.]+) (?P<us>[0-9.]+)\s*$"
+    r"^(?P<call>\S+) (?P<event>invite|trying|ringing|answered|refused|cut|hungup|bye)"
+    r"(?: (?P<code>\d{3}))? (?P<s>[0-9.]+) (?P<us>[0-9.]+)\s*$"
 )
 
 
@@ -361,8 +361,11 @@ def run_caller(
     calls: int = 1,
     timeout: float = 120.0,
     name: str = "caller",
+    rate: float | None = None,
+    extra: Sequence[str] = (),
 ) -> CallerRun:
-    """Place ``calls`` calls at once through the proxy and wait for all of them."""
+    """Place ``calls`` calls through the proxy, all at once (or ``rate`` a second), and
+    wait for all of them."""
     scenario = workdir / f"{name}.xml"
     text = CALLER_XML.read_text()
     assert HOLD_PLACEHOLDER in text, "caller.xml lost its hold timeout"
@@ -389,7 +392,7 @@ def run_caller(
         "-l",
         str(calls),
         "-r",
-        str(calls),
+        str(rate or calls),
         "-nostdin",
         "-trace_logs",
         "-log_file",
@@ -400,6 +403,7 @@ def run_caller(
         "-timeout",
         f"{int(timeout)}s",
         "-timeout_error",
+        *extra,
     ]
     with processes(workdir) as procs:
         caller = procs.start(name, argv)
@@ -415,5 +419,61 @@ def run_caller(
     )
 
 
-def python_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "policy", *args]
+# one cent a second, every second billed: a balance of B covers 100 * B seconds exactly
+RATES_CSV = """\
+prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,from_second
+44,United Kingdom (e2e),,,0,0.01,1,1,0
+1,North America (e2e),,,0,0.01,1,1,0
+"""
+RATES_YAML = "currency: USD\nrounding: {method: half_up, decimals: 2}\n"
+
+
+def tenant_yaml(name: str, balance: str) -> str:
+    return f"""\
+tenant: {name}
+country: US
+billing_country: US
+currency: USD
+credits: {{balance: "{balance}", funding: one_time}}
+admins:
+  - {{email: ann@{name}.example, roles: [billing_admin]}}
+users:
+  - upn: alice@{name}.example
+    usage_location: US
+    licenses: [teams_phone, domestic_calling_plan, communications_credits]
+  - upn: dana@{name}.example
+    usage_location: US
+    licenses: [teams_phone, domestic_calling_plan]
+"""
+
+
+def write_rules(folder: Path) -> Path:
+    """The bundled rules with the rate card above beside them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for ccp in (ROOT / "rules").glob("*.ccp"):
+        shutil.copy(ccp, folder / ccp.name)
+    (folder / "rates.csv").write_text(RATES_CSV)
+    (folder / "rates.yaml").write_text(RATES_YAML)
+    return folder
+
+
+def service_argv(rules: Path, tenants: Sequence[Path], ledger_url: str, *, quota: int) -> list[str]:
+    """`ccpolicy serve` on a port of its choosing, for these tenants and this ledger."""
+    return [
+        sys.executable,
+        "-m",
+        "policy",
+        "serve",
+        "--rules",
+        str(rules),
+        "--tenants",
+        *(str(p) for p in tenants),
+        "--ledger",
+        ledger_url,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--quota",
+        str(quota),
+    ]

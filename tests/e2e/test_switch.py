@@ -11,7 +11,6 @@ Kamailio 5.6 (kamailio, kamailio-utils-modules, kamailio-extra-modules) and SIPp
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -25,13 +24,15 @@ from e2e_switch import (
     ROOT,
     CallerRun,
     Processes,
-    python_argv,
     read_call_logs,
     require_switch,
     run_caller,
+    service_argv,
     start_callee,
     start_kamailio,
     start_service,
+    tenant_yaml,
+    write_rules,
 )
 
 import policy
@@ -41,34 +42,6 @@ pytestmark = pytest.mark.e2e
 
 QUOTA = 30  # seconds per grant: the 20-call test shares its balance (reference rule 34)
 CUT_SECONDS = 8  # the cut-off test's funds cover this many seconds
-
-# one cent a second, every second billed: a balance of B covers 100 * B seconds exactly
-RATES_CSV = """\
-prefix,destination,number_type,origin,connect_fee,rate,rate_unit,increment,from_second
-44,United Kingdom (e2e),,,0,0.01,1,1,0
-1,North America (e2e),,,0,0.01,1,1,0
-"""
-RATES_YAML = "currency: USD\nrounding: {method: half_up, decimals: 2}\n"
-
-
-def tenant_yaml(name: str, balance: str) -> str:
-    return f"""\
-tenant: {name}
-country: US
-billing_country: US
-currency: USD
-credits: {{balance: "{balance}", funding: one_time}}
-admins:
-  - {{email: ann@{name}.example, roles: [billing_admin]}}
-users:
-  - upn: alice@{name}.example
-    usage_location: US
-    licenses: [teams_phone, domestic_calling_plan, communications_credits]
-  - upn: dana@{name}.example
-    usage_location: US
-    licenses: [teams_phone, domestic_calling_plan]
-"""
-
 
 # the tenants of this module: calls within funds, the cut-off, the shared balance
 TENANTS = {
@@ -137,12 +110,7 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_switch()
     workdir = tmp_path_factory.mktemp("switch")
-    rules = workdir / "rules"
-    rules.mkdir()
-    for ccp in (ROOT / "rules").glob("*.ccp"):
-        shutil.copy(ccp, rules / ccp.name)
-    (rules / "rates.csv").write_text(RATES_CSV)
-    (rules / "rates.yaml").write_text(RATES_YAML)
+    rules = write_rules(workdir / "rules")
     tenant_files = {}
     for name, balance in TENANTS.items():
         path = workdir / f"{name}.yaml"
@@ -154,21 +122,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         service_url = start_service(
             procs,
-            python_argv(
-                "serve",
-                "--rules",
-                str(rules),
-                "--tenants",
-                *(str(p) for p in tenant_files.values()),
-                "--ledger",
-                ledger_url,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--quota",
-                str(QUOTA),
-            ),
+            service_argv(rules, list(tenant_files.values()), ledger_url, quota=QUOTA),
             env,
         )
         callee_port, callee_log = start_callee(procs)
