@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,6 +43,7 @@ pytestmark = pytest.mark.e2e
 
 QUOTA = 30  # seconds per grant: the 20-call test shares its balance (reference rule 34)
 CUT_SECONDS = 8  # the cut-off test's funds cover this many seconds
+SETTLE_SECONDS = 15  # at most this long for the proxy's `end` after the last BYE
 
 # the tenants of this module: calls within funds, the cut-off, the shared balance
 TENANTS = {
@@ -150,8 +152,13 @@ def assert_ledger_matches(stack: Stack, tenant: str, run: CallerRun) -> list[dic
     """After a scenario: every answered call charged exactly once, no refused call
     charged, the history's call rows are those charges one for one, verify() clean."""
     ledger = stack.ledger(tenant)
+    ours = set(run.calls)
+    # the proxy reports a hang-up once the BYEs are answered: give it a moment
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while {s["call"] for s in ledger.sessions()} & ours and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not {s["call"] for s in ledger.sessions()} & ours, "a session was never ended"
     charged = [d.to_dict() for d in ledger.charged()]
-    ours = {cid for cid in run.calls}
     mine = [d for d in charged if d["call"] in ours]
     answered = {cid for cid, log in run.calls.items() if log.answered}
     refused = {cid for cid, log in run.calls.items() if log.refused is not None}
