@@ -3,7 +3,7 @@
 The layers read as the pipeline, lowest first (README, "Layout"):
 
     support → language → data → pricing → engine → pipeline/loadcache
-            → rating | tools | ledger | service → commands → cli
+            → rating | tools | ledger → service → commands → cli
 
 Every import counts — at the top of a module, under ``TYPE_CHECKING`` or inside a
 function — so a cycle cannot hide behind a deferred import. ``policy/__init__.py`` is
@@ -30,12 +30,12 @@ LAYERS: dict[str, int] = {
     "rating": 7,
     "tools": 7,
     "ledger": 7,
-    "service": 7,
-    "commands": 8,
-    "cli": 9,
-    "__main__": 10,
+    "service": 8,
+    "commands": 9,
+    "cli": 10,
+    "__main__": 11,
 }
-# Layers of one rank may not import one another (rating, tools, ledger, service are peers).
+# Layers of one rank may not import one another (rating, tools, ledger are peers).
 PEERS_INDEPENDENT = True
 
 

@@ -31,7 +31,12 @@ def test_every_subpackage_is_listed() -> None:
 
 def test_data_folders_are_mapped_into_the_package() -> None:
     mapping = _config()["tool"]["setuptools"]["package-dir"]  # type: ignore[index]
-    assert mapping == {"policy": "policy", "policy.rules": "rules", "policy.schemas": "schemas"}
+    assert mapping == {
+        "policy": "policy",
+        "policy.rules": "rules",
+        "policy.schemas": "schemas",
+        "policy.examples": "examples",
+    }
     data = _config()["tool"]["setuptools"]["package-data"]  # type: ignore[index]
     assert "*.json" in data["policy.schemas"]
     assert {"*.ccp", "*.csv", "*.yaml"} <= set(data["policy.rules"])

@@ -18,4 +18,5 @@ COMMANDS = (
     "ledger",
     "rate",
     "report",
+    "serve",
 )

@@ -1,5 +1,6 @@
 """``ccpolicy ledger``: the persistent credits ledger (init, fund, balance, authorize, charge,
-history, pools, notify) on SQLite or PostgreSQL."""
+history, pools, notify) on SQLite or PostgreSQL, and its online-charging sessions (begin,
+update, end, sessions, expire)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,26 @@ from typing import TYPE_CHECKING, Any
 from policy.support.errors import EXIT_BAD_INPUT, EXIT_OK, PolicyError, UsageError
 
 if TYPE_CHECKING:
-    from policy.ledger import Ledger
+    from policy.ledger import Grant, Ledger
     from policy.ledger.delivery import Channel
 
 NAME = "ledger"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
-ACTIONS = ("init", "fund", "balance", "authorize", "charge", "history", "pools", "notify")
+ACTIONS = (
+    "init",
+    "fund",
+    "balance",
+    "authorize",
+    "charge",
+    "history",
+    "pools",
+    "notify",
+    "begin",
+    "update",
+    "end",
+    "sessions",
+    "expire",
+)
 
 
 def register(commands: Any) -> None:
@@ -54,6 +69,35 @@ def register(commands: Any) -> None:
     for name, text in (("authorize", "how long may each call last"), ("charge", "charge calls")):
         sub = actions.add_parser(name, parents=[common], help=text)
         sub.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
+    session = argparse.ArgumentParser(add_help=False, parents=[common])
+    session.add_argument(
+        "--quota",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_QUOTA", 300),
+        help="seconds per grant (default: $CCPOLICY_SESSION_QUOTA, else 300)",
+    )
+    session.add_argument(
+        "--grace",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_GRACE", None),
+        help="an unreported session is settled this long after its grant ran out "
+        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
+    )
+    begin = actions.add_parser(
+        "begin", parents=[session], help="open a session per call (no duration): a grant each"
+    )
+    begin.add_argument("--calls", required=True, metavar="C.yaml", help="calls (YAML/JSON/JSONL)")
+    for name, text in (
+        ("update", "report seconds used so far: a further grant"),
+        ("end", "the call ended: release the hold and charge it"),
+    ):
+        sub = actions.add_parser(name, parents=[session], help=text)
+        sub.add_argument("call_id", metavar="CALL_ID", help="the session id (the call id)")
+        sub.add_argument("used", metavar="USED", help="seconds since answer (whole, ≥ 0)")
+    actions.add_parser("sessions", parents=[session], help="open sessions and what they hold")
+    actions.add_parser("expire", parents=[session], help="settle sessions the switch abandoned")
     hist = actions.add_parser("history", parents=[common], help="balance changes and causes")
     hist.add_argument("--limit", type=int, metavar="N", help="the last N only")
     pools = actions.add_parser("pools", parents=[common], help="pool sizes and usage")
@@ -103,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
             hint="pip install 'ccpolicy[ledger]'",
         ) from None
 
-    with Ledger(args.db, engine=engine, tenant=tenant) as ledger:
+    settings: dict[str, Any] = {}
+    if args.action in SESSION_ACTIONS:
+        settings = {"quota": args.quota, "grace": args.grace}
+    with Ledger(args.db, engine=engine, tenant=tenant, **settings) as ledger:
         action = args.action
         if action == "init":
             return _init(ledger, args)
@@ -129,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "notify":
             return _notify(ledger, args)
+        if action in SESSION_ACTIONS:
+            return _sessions(ledger, args)
     raise UsageError(f"unknown ledger action '{action}' (one of {', '.join(ACTIONS)})")
 
 
@@ -176,6 +225,95 @@ def _calls(ledger: Ledger, args: argparse.Namespace) -> int:
             out.write(json.dumps(decision.to_dict(), ensure_ascii=False) + "\n")
         out.flush()
     return EXIT_OK
+
+
+SESSION_ACTIONS = ("begin", "update", "end", "sessions", "expire")
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit():
+        raise UsageError(f"${name} must be a whole number of seconds, not '{text}'")
+    return int(text)
+
+
+def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:
+    """begin / update / end / sessions / expire: JSON Lines (grants, decisions, sessions)."""
+    from policy.ledger import LedgerError
+
+    out = sys.stdout
+    if args.action == "sessions":
+        _lines(args, ledger.sessions(), _session_text)
+        return EXIT_OK
+    if args.action == "expire":
+        for decision in ledger.expire():
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    if args.action in ("update", "end"):
+        text = args.used.strip()
+        if not text.isdigit():
+            raise LedgerError(
+                f"USED must be a whole number of seconds ≥ 0, not '{args.used}'",
+                path="used",
+                code="bad-session",
+            )
+        if args.action == "update":
+            grant = ledger.update(args.call_id, int(text))
+            _decision_line(args, grant.to_dict(), _grant_text(grant))
+        else:
+            decision = ledger.end(args.call_id, int(text))
+            _decision_line(args, decision.to_dict(), decision.to_text())
+        return EXIT_OK
+    from policy.data.call import calls_from_document
+    from policy.data.documents import load_document
+
+    document = load_document(args.calls, schema="calls")
+    calls = list(calls_from_document(document))
+    tenant = ledger.tenant
+    assert tenant is not None
+    for call in calls:  # every call checked before any session is opened
+        ledger.engine.check_call(call, tenant)
+        if call.duration is not None:
+            raise LedgerError(
+                f"call '{call.id}' has a duration: a session begins before the call connects",
+                location=call.where,
+                path=call.field_path("duration"),
+                code="bad-session",
+            )
+    for call in calls:
+        grant = ledger.begin(call)
+        _decision_line(args, grant.to_dict(), _grant_text(grant))
+        out.flush()
+    return EXIT_OK
+
+
+def _decision_line(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    if args.format == "json":
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def _grant_text(grant: Grant) -> str:
+    g = grant.grant_dict()
+    if not grant.permitted:
+        return grant.decision.to_text()
+    seconds = "unlimited" if g["seconds"] is None else f"{g['seconds']} s"
+    final = ", final: end the call when it runs out" if g["final"] else ""
+    return f"{grant.decision.to_text()}\n  grant: {seconds} until {g['valid_until']}{final}"
+
+
+def _session_text(row: dict[str, Any]) -> str:
+    granted = "unlimited" if row["granted"] is None else f"{row['granted']} s"
+    held = f"{row['held']['amount']} {row['held']['currency']}"
+    pool = f" + {row['minutes']} min of {row['pool']}" if row["pool"] else ""
+    overdue = " OVERDUE" if row["overdue"] else ""
+    return (
+        f"{row['call']}: age {row['age']} s, granted {granted}, used {row['used']} s, "
+        f"holds {held}{pool}, valid until {row['valid_until']}{overdue}"
+    )
 
 
 def _notify(ledger: Ledger, args: argparse.Namespace) -> int:

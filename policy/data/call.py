@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from policy.support.errors import Location, SchemaError
+from policy.support.errors import Finding, Location, SchemaError
 
 if TYPE_CHECKING:
     from policy.data.documents import Document
 
-__all__ = ["Call", "calls_from_document", "month_of", "new_call"]
+__all__ = [
+    "Call",
+    "as_call",
+    "call_from_mapping",
+    "calls_from_document",
+    "month_of",
+    "new_call",
+]
 
 _UTC = timezone.utc
 _new = tuple.__new__
@@ -121,53 +129,192 @@ class Call(_CallFields):
         path: str = "",
         validated: bool = False,
     ) -> Call:
-        """Build a Call from its SPEC fields; validates against the call schema unless told."""
-        if not validated:
-            from policy.data.validation import validate  # jsonschema: only for data that needs it
+        """Build a Call from its SPEC fields (:func:`call_from_mapping`, the one dict path)."""
+        return call_from_mapping(data, source=source, line=line, path=path, validated=validated)
 
-            findings = validate(dict(data), "call", filename=source, line_of=lambda p: line)
-            if findings:
-                first = findings[0]
-                prefixed = f"{path}.{first.path}" if path and first.path else (first.path or path)
-                raise SchemaError(
-                    first.message, location=first.location, path=prefixed, hint=first.hint
-                )
-        where = Location(source, line)
-        text = str(data["start"])
-        try:
-            start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise SchemaError(
-                f"'{text}' is not an ISO-8601 date-time",
-                location=where,
-                path=f"{path}.start" if path else "start",
-            ) from None
-        if start.tzinfo is not None and not 1900 <= start.year <= 2999:
-            raise SchemaError(
-                f"'{text}' is out of range (calls start between the years 1900 and 2999)",
-                location=where,
-                path=f"{path}.start" if path else "start",
+
+# ---- the one way from a mapping of SPEC fields to a Call -------------------------------
+#
+# A server hands the engine a plain dict per request, so this runs on every call attempt.
+# The fast path accepts exactly-typed, well-formed fields only (a subset of what the call
+# schema allows, checked by hand: no jsonschema); anything else takes the full path, which
+# validates with the schema and raises every finding with its field path.
+
+_KEYS = frozenset(("id", "direction", "context", "user", "from", "to", "start", "duration"))
+_DIRECTIONS = frozenset(("outbound", "inbound"))
+_CONTEXTS = frozenset(("user", "meeting", "auto_attendant", "call_queue"))
+_UPN = re.compile(r"[^@\s]+@[^@\s]+").fullmatch
+_E164 = re.compile(r"\+[0-9]{2,16}").fullmatch
+_TO = re.compile(r"\+[0-9]{2,16}|[0-9*#]{1,8}").fullmatch
+_START = re.compile(
+    r"....-..-..T..:..(?::..(?:\.[0-9]{1,6})?)?(?:Z|[+-]..:..)", re.DOTALL
+).fullmatch  # the shape only: fromisoformat checks the digits and the calendar
+_parse_start = datetime.fromisoformat
+_NOWHERE = Location("<call>", 0)
+_STARTS: dict[str, tuple[datetime, str]] = {}  # start text → (moment, month): a switch's
+_STARTS_MAX = 4096  # calls of one second share their start, so most lookups hit
+
+
+def _start_of(text: str) -> tuple[datetime, str] | None:
+    """A well-formed start's moment and month (remembered), or None for the full path."""
+    if not _START(text):
+        return None
+    try:
+        moment = _parse_start(text[:-1] + "+00:00" if text[-1] == "Z" else text)
+    except ValueError:
+        return None
+    if not 1900 <= moment.year <= 2999:
+        return None
+    if len(_STARTS) >= _STARTS_MAX:
+        _STARTS.clear()
+    seen = _STARTS[text] = (moment, month_of(moment))
+    return seen
+
+
+def call_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str = "<call>",
+    line: int = 0,
+    path: str = "",
+    validated: bool = False,
+) -> Call:
+    """A :class:`Call` from a mapping of SPEC fields (a JSON body, a calls file's record).
+
+    Raises :class:`SchemaError` carrying every finding (field paths prefixed with ``path``)
+    when the mapping breaks the call schema. ``validated`` skips the schema for records
+    already checked with their document.
+    """
+    if type(data) is dict and data.keys() <= _KEYS:
+        get = data.get
+        call_id = get("id")
+        direction = get("direction")
+        to = get("to")
+        start = get("start")
+        context = get("context", "user")
+        user = get("user")
+        from_ = get("from")
+        duration = get("duration")
+        if (
+            type(call_id) is str
+            and call_id
+            and direction in _DIRECTIONS
+            and context in _CONTEXTS
+            and type(to) is str
+            and _TO(to)
+            and type(start) is str
+            and ((type(user) is str and _UPN(user)) or (user is None and "user" not in data))
+            and ((type(from_) is str and _E164(from_)) or (from_ is None and "from" not in data))
+            and (
+                (type(duration) is int and duration >= 0)
+                or (duration is None and "duration" not in data)
             )
-        if start.tzinfo is None:
+        ):
+            seen = _STARTS.get(start)
+            if seen is None:
+                seen = _start_of(start)
+            if seen is not None:
+                where = _NOWHERE if line == 0 and source == "<call>" else Location(source, line)
+                moment, month = seen
+                return _new(
+                    Call,
+                    (
+                        call_id,
+                        direction,
+                        to,
+                        moment,
+                        context,
+                        user,
+                        from_,
+                        duration,
+                        where,
+                        path,
+                        month,
+                    ),
+                )
+    return _checked_call(data, source=source, line=line, path=path, validated=validated)
+
+
+def _checked_call(
+    data: Mapping[str, Any], *, source: str, line: int, path: str, validated: bool
+) -> Call:
+    """The full path: the call schema's findings, then the start's calendar checks."""
+    if not validated:
+        from policy.data.validation import validate  # jsonschema: only for data that needs it
+
+        plain = dict(data) if isinstance(data, Mapping) and not isinstance(data, dict) else data
+        findings = validate(plain, "call", filename=source, line_of=lambda p: line)
+        if findings:
+            prefixed = tuple(_moved(f, _prefixed(path, f.path)) for f in findings)
+            first = prefixed[0]
             raise SchemaError(
-                f"'{text}' has no UTC offset",
-                location=where,
-                path=f"{path}.start" if path else "start",
-                hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z",
-            ) from None
-        duration = data.get("duration")
-        return cls(
-            id=str(data["id"]),
-            direction=str(data["direction"]),
-            to=str(data["to"]),
-            start=start,
-            context=str(data.get("context", "user")),
-            user=data.get("user"),
-            from_=data.get("from"),
-            duration=None if duration is None else int(duration),
-            where=where,
-            path=path,
+                first.message,
+                location=first.location,
+                path=first.path,
+                hint=first.hint,
+                findings=prefixed,
+            )
+    where = Location(source, line)
+    text = str(data["start"])
+    start_path = f"{path}.start" if path else "start"
+    try:
+        start = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise SchemaError(
+            f"'{text}' is not an ISO-8601 date-time", location=where, path=start_path
+        ) from None
+    if start.tzinfo is not None and not 1900 <= start.year <= 2999:
+        raise SchemaError(
+            f"'{text}' is out of range (calls start between the years 1900 and 2999)",
+            location=where,
+            path=start_path,
         )
+    if start.tzinfo is None:
+        raise SchemaError(
+            f"'{text}' has no UTC offset",
+            location=where,
+            path=start_path,
+            hint="add one, e.g. 2026-11-02T09:00:00-05:00 or ...Z",
+        ) from None
+    duration = data.get("duration")
+    return Call(
+        id=str(data["id"]),
+        direction=str(data["direction"]),
+        to=str(data["to"]),
+        start=start,
+        context=str(data.get("context", "user")),
+        user=data.get("user"),
+        from_=data.get("from"),
+        duration=None if duration is None else int(duration),
+        where=where,
+        path=path,
+    )
+
+
+def _moved(finding: Finding, path: str) -> Finding:
+    return Finding(
+        finding.severity,
+        finding.message,
+        location=finding.location,
+        path=path,
+        source_line=finding.source_line,
+        hint=finding.hint,
+        code=finding.code,
+        related=finding.related,
+    )
+
+
+def _prefixed(path: str, field: str | None) -> str:
+    if not path:
+        return field or "(root)"
+    if not field or field == "(root)":
+        return path
+    return f"{path}{field}" if field.startswith("[") else f"{path}.{field}"
+
+
+def as_call(call: Call | Mapping[str, Any]) -> Call:
+    """``call`` itself, or the Call its SPEC fields describe (what the library accepts)."""
+    return call if isinstance(call, Call) else call_from_mapping(call)
 
 
 def new_call(
@@ -196,7 +343,7 @@ def calls_from_document(document: Document) -> Iterator[Call]:
     if isinstance(data, dict):
         data = [data]
     for index, item in enumerate(data):
-        yield Call.from_dict(
+        yield call_from_mapping(
             item,
             source=document.filename,
             line=document.line_of((index,)),

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from policy.data.call import Call
+from policy.data.call import Call, as_call, call_from_mapping
 from policy.data.numbers import NON_GEOGRAPHIC, BadNumber, NumberInfo, classify
 from policy.data.tenant import Tenant
 from policy.engine.binding import Binding, BoundUser, PoolRef, State
@@ -131,7 +131,7 @@ class Engine:
         last = self._last  # bind()'s fast path, inline: this runs on every call attempt
         binding = last[1] if last is not None and last[0] is tenant else self.bind(tenant)
         if not isinstance(call, Call):
-            call = Call.from_dict(call)
+            call = call_from_mapping(call)
         return self._decide(call, binding, binding.initial, commit=False)[0]
 
     def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
@@ -142,7 +142,7 @@ class Engine:
         state = binding.initial.copy()
         seen: dict[str, Decision] = {}
         for raw in calls:
-            call = _as_call(raw)
+            call = as_call(raw)
             state.begin(call.month)
             earlier = seen.get(call.id)
             if earlier is not None:
@@ -166,7 +166,7 @@ class Engine:
     ) -> dict[str, Any]:
         """The facts the engine derives for a call (for explanations), as plain data —
         pools and balance as in ``state`` (default: the tenant as it is)."""
-        call = _as_call(call)
+        call = as_call(call)
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
@@ -326,7 +326,7 @@ class Engine:
     ) -> tuple[Facts, Route]:
         """The facts the rules see for ``call`` and the route they choose — computed afresh,
         not from the cache (for explanations, coverage and analysis tools)."""
-        call = _as_call(call)
+        call = as_call(call)
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
@@ -338,7 +338,7 @@ class Engine:
         """Decide ``call`` against ``state`` and apply it there (pools, balance, recharge
         episode). For stateful callers such as a ledger; ``state`` comes from
         ``engine.bind(tenant).initial.copy()`` or is rebuilt from storage."""
-        call = _as_call(call)
+        call = as_call(call)
         state.begin(call.month)
         return self._decide(call, self.bind(tenant), state, commit=True)[0]
 
@@ -708,9 +708,15 @@ class _Settlement:
         duration = call.duration
         denial = self.credit_denial()
         cost: Decimal | None = None
+        limit: int | None = None
         if denial is None:
             if duration is None:
                 denial = None if self._covers() else "no_rate"
+                if denial is None:
+                    # reference rule 21: an authorization is never permitted for 0 seconds
+                    limit = self._max()
+                    if limit == 0:
+                        denial = "balance_exhausted"
             else:
                 number = self.number
                 cost = self.card.price(
@@ -739,7 +745,7 @@ class _Settlement:
                 "credits",
                 engine._zero,
                 None,
-                self._max(),
+                limit,
                 None,
                 self.balance,
                 self._events(),
@@ -836,12 +842,6 @@ class _Settlement:
             threshold = ref.size * percent
             if used * 100 < threshold <= after * 100:
                 self.events.append(Event("pool_threshold", pool=ref.key, percent=percent))
-
-
-def _as_call(call: Call | Mapping[str, Any]) -> Call:
-    if isinstance(call, Call):
-        return call
-    return Call.from_dict(call)
 
 
 __all__ += ["EvaluationError", "Observation", "Route", "origin_country_of"]

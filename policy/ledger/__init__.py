@@ -24,12 +24,14 @@ from policy.ledger.errors import LedgerError
 from policy.ledger.ledger import Charged, Ledger, add_months
 from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
 from policy.ledger.records import BalanceReport, LotReport
+from policy.ledger.sessions import Grant
 
 __all__ = [
     "BalanceReport",
     "Charged",
     "DeliveryFailed",
     "DeliveryReport",
+    "Grant",
     "Ledger",
     "LedgerError",
     "LotReport",

@@ -40,8 +40,20 @@ from policy.ledger.delivery import (
 )
 from policy.ledger.errors import LedgerError
 from policy.ledger.migrations import LATEST, applied_version, migrate
-from policy.ledger.payments import PaymentProvider, PaymentResult, SimulatedProvider
+from policy.ledger.payments import (
+    PaymentProvider,
+    PaymentResult,
+    SimulatedProvider,
+    payment_key,
+)
 from policy.ledger.records import BalanceReport, LotReport, decision_from_json, decision_to_json
+from policy.ledger.sessions import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_QUOTA,
+    SessionsMixin,
+    held,
+    net_of,
+)
 from policy.ledger.store import (
     charges,
     connect,
@@ -50,6 +62,7 @@ from policy.ledger.store import (
     lots,
     pool_usage,
     redact,
+    sessions,
     tenants,
 )
 
@@ -94,11 +107,15 @@ def _as_call(call: Call | Mapping[str, Any]) -> Call:
     return call if isinstance(call, Call) else Call.from_dict(call)
 
 
-class Ledger:
+class Ledger(SessionsMixin):
     """A tenant's persistent credits ledger on ``sqlite:///path`` or ``postgresql://…``.
 
     ``engine`` defaults to the bundled rules (``policy.load()``); ``provider`` to the
     :class:`SimulatedProvider`; ``clock`` (aware UTC ``datetime``) decides lot expiry.
+    Online-charging sessions (``begin``/``update``/``end``/``expire``/``sessions``, see
+    :mod:`policy.ledger.sessions`) grant at most ``quota`` seconds at a time (default
+    300), settle a session not heard of ``grace`` seconds after its grant ran out
+    (default: the quota) and refuse calls longer than ``max_seconds`` (default 24 h).
     """
 
     def __init__(
@@ -109,7 +126,11 @@ class Ledger:
         *,
         provider: PaymentProvider | None = None,
         clock: Callable[[], datetime] | None = None,
+        quota: int = DEFAULT_QUOTA,
+        grace: int | None = None,
+        max_seconds: int = DEFAULT_MAX_SECONDS,
     ) -> None:
+        self._init_sessions(quota, grace, max_seconds)
         self.url = url
         if engine is None:
             from policy.pipeline import load
@@ -354,7 +375,7 @@ class Ledger:
 
     def authorize(self, call: Call | Mapping[str, Any]) -> Decision:
         """Decide whether the call may start and for how long (``max_duration``), from the
-        live state. Changes nothing."""
+        live state net of the open sessions' holds. Changes nothing."""
         call = _as_call(call).replace(duration=None)
         now = self.clock()
         with self._tx(write=False) as conn:
@@ -366,6 +387,7 @@ class Ledger:
                 call.month,
                 now,
             )
+            net_of(state, held(conn, row.id, call.month))
         return self.engine.decide(call, self._need_tenant(), state)
 
     def charge(self, call: Call | Mapping[str, Any]) -> Decision:
@@ -383,6 +405,13 @@ class Ledger:
             )
         if len(call.id) > 200:
             raise LedgerError(f"call id '{call.id[:40]}…' is longer than 200 characters")
+        if call.duration > self.max_seconds:
+            raise LedgerError(
+                f"call '{call.id}' lasted {call.duration} s, longer than the longest call "
+                f"({self.max_seconds} s)",
+                location=call.where,
+                path=call.field_path("duration"),
+            )
         for _ in range(3):
             try:
                 with self._tx() as conn:
@@ -391,7 +420,18 @@ class Ledger:
                 continue
         raise LedgerError(f"call '{call.id}' could not be charged (conflicting writers)")
 
-    def _charge(self, conn: Connection, call: Call) -> Charged:
+    def _charge(
+        self,
+        conn: Connection,
+        call: Call,
+        *,
+        session: bool = False,
+        held_minutes: Mapping[str, int] | None = None,
+        note: str | None = None,
+    ) -> Charged:
+        """Charge ``call``. ``session``: the settlement of a session, whose hold paid for it
+        (no recharge is bought; ``held_minutes`` are the pool minutes other sessions hold,
+        which this call must not take)."""
         tenant = self._need_tenant()
         row = self._tenant_row(conn, lock=True)
         stored = conn.execute(
@@ -401,11 +441,21 @@ class Ledger:
         ).scalar()
         if stored is not None:
             return Charged(decision_from_json(stored), True)
+        if not session:
+            self._refuse_open_session(conn, row.id, call)
         now = self.clock()
         alive = self._expire(conn, row, now)
         usage = self._usage(conn, row.id, call.month)
+        stored_pools = set(usage)
+        for key, count in (held_minutes or {}).items():
+            usage[key] = usage.get(key, 0) + count
         state = self._state(row, alive, usage, call.month, now)
-        decision, after, payment = self._decide(call, state)
+        if session:
+            after = state.copy()
+            decision = self.engine.decide(call, self._metered_tenant(), after)
+            payment = None
+        else:
+            decision, after, payment = self._decide(call, state)
         old, new = state.balance, after.balance
         recharged = sum(
             (e.amount or ZERO for e in decision.events if e.type == "recharge_succeeded"), ZERO
@@ -422,11 +472,12 @@ class Ledger:
             before = usage.get(key)
             if before == used:
                 continue
-            minutes += used - (before or 0)
-            if before is None:
+            delta = used - (before or 0)
+            minutes += delta
+            if key not in stored_pools:
                 conn.execute(
                     pool_usage.insert().values(
-                        tenant_id=row.id, month=call.month, pool=key, minutes=used
+                        tenant_id=row.id, month=call.month, pool=key, minutes=delta
                     )
                 )
             else:
@@ -437,7 +488,7 @@ class Ledger:
                         pool_usage.c.month == call.month,
                         pool_usage.c.pool == key,
                     )
-                    .values(minutes=used)
+                    .values(minutes=pool_usage.c.minutes + delta)
                 )
         overdraft = row.overdraft
         if old is not None:
@@ -457,7 +508,7 @@ class Ledger:
                 if kind == "charge":
                     balance -= amount
                     hid = self._history(
-                        conn, row.id, now, "charge", -amount, balance, call_id=call.id
+                        conn, row.id, now, "charge", -amount, balance, call_id=call.id, note=note
                     )
                     overdraft = self._spend(conn, hid, alive, amount, overdraft)
                 else:
@@ -500,6 +551,56 @@ class Ledger:
         outbox.enqueue(conn, row.id, tenant.name, decision, now)
         return Charged(decision, False)
 
+    def _refuse_open_session(self, conn: Connection, tid: int, call: Call) -> None:
+        """Reference rule 26: a call with an open session is settled by ``end``."""
+        found = conn.execute(
+            sa.select(sessions.c.status).where(
+                sessions.c.tenant_id == tid, sessions.c.call_id == call.id
+            )
+        ).scalar()
+        if found is not None:
+            raise LedgerError(
+                f"call '{call.id}' has a session ({found}): end it instead of charging it",
+                location=call.where,
+                code="conflict",
+            )
+
+    def _recharge_for_hold(
+        self, conn: Connection, row: Row[Any], call_id: str, now: datetime
+    ) -> tuple[PaymentResult, Decimal]:
+        """Buy the auto-recharge a session's hold triggered (reference rule 24): a lot and a
+        history row, or the failed-recharge flag."""
+        tenant = self._need_tenant()
+        credits = tenant.credits
+        assert credits is not None
+        amount = credits.recharge_amount or ZERO
+        result = self._pay(amount, payment_key(tenant.name, "hold-recharge", call_id))
+        if not result.ok:
+            if not row.failing:
+                conn.execute(tenants.update().where(tenants.c.id == row.id).values(failing=True))
+            return result, ZERO
+        alive = self._expire(conn, row, now)
+        balance = sum((lot.remaining for lot in alive), ZERO) - row.overdraft + amount
+        lot_id = self._insert_lot(conn, row.id, "recharge", amount, amount, now, result.reference)
+        hid = self._history(
+            conn,
+            row.id,
+            now,
+            "recharge",
+            amount,
+            balance,
+            call_id=call_id,
+            lot_id=lot_id,
+            note="auto-recharge: a session's hold took the available balance below the trigger",
+        )
+        overdraft = self._repay(conn, hid, lot_id, amount, row.overdraft)
+        conn.execute(
+            tenants.update()
+            .where(tenants.c.id == row.id)
+            .values(overdraft=overdraft, failing=False)
+        )
+        return result, amount
+
     def _decide(self, call: Call, state: State) -> tuple[Decision, State, PaymentResult | None]:
         """Decide with the payment provider's answer: first as if a recharge would succeed;
         if the engine attempts one, the provider is asked, and on refusal the call is
@@ -512,7 +613,7 @@ class Ledger:
         wanted = next((e for e in decision.events if e.type == "recharge_succeeded"), None)
         if wanted is None:
             return decision, after, None
-        result = self._pay(wanted.amount or ZERO, f"{tenant.name}/recharge/{call.id}")
+        result = self._pay(wanted.amount or ZERO, payment_key(tenant.name, "recharge", call.id))
         if result.ok:
             return decision, after, result
         after = state.copy()
@@ -678,7 +779,9 @@ class Ledger:
                     code="foreign-billing",
                 )
             result = self._pay(
-                value, f"{tenant.name}/purchase/{key}", override=row.foreign_billing_override
+                value,
+                payment_key(tenant.name, "purchase", key),
+                override=row.foreign_billing_override,
             )
             if not result.ok:
                 raise LedgerError(
@@ -814,6 +917,11 @@ class Ledger:
                     charges.c.tenant_id == tid
                 )
             ).all()
+            session_rows = conn.execute(
+                sa.select(sessions.c.call_id, sessions.c.recharged, sessions.c.hold).where(
+                    sessions.c.tenant_id == tid
+                )
+            ).all()
         total = sum((r.amount for r in rows), ZERO)
         open_sum = sum((lot.remaining for lot in all_lots if not lot.closed), ZERO)
         if open_sum - row.overdraft != total:
@@ -843,6 +951,10 @@ class Ledger:
             by_kind[r.kind] = by_kind.get(r.kind, ZERO) + r.amount
         costs = sum((c.cost for c in charge_rows), ZERO)
         recharges = sum((c.recharged for c in charge_rows), ZERO)
+        recharges += sum((s.recharged for s in session_rows), ZERO)  # bought by holds
+        for s in session_rows:
+            if s.hold < 0:
+                problems.append(f"session {s.call_id}: negative hold {s.hold}")
         if -by_kind.get("charge", ZERO) != costs:
             problems.append(f"charges {costs} ≠ charge history {-by_kind.get('charge', ZERO)}")
         if by_kind.get("recharge", ZERO) != recharges:

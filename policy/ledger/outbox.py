@@ -1,9 +1,11 @@
 """Outbox: events written in the same transaction as the change that caused them, and the
 per-recipient deliveries made from them.
 
-An event row is keyed ``tenant/call/n`` (unique), so a retried charge cannot enqueue it
-twice. Deliveries are created when the deliverer first sees the event — one per
-(event, channel, recipient), unique — and carry the dedupe key sent with the message.
+An event row is keyed (tenant, call id, n) — separate columns, unique together, never one
+joined string — so a retried charge cannot enqueue it twice and no tenant's call id can
+collide with another tenant's. Deliveries are created when the deliverer first sees the
+event — one per (event, channel, recipient), unique — and carry the dedupe key sent
+with the message.
 A delivery is *claimed* (a lease) before it is sent, so two deliverers never send the
 same one at the same time; it is marked sent after the server accepted it (at least
 once: a crash between the two sends it again, with the same dedupe key).
@@ -47,16 +49,25 @@ class Job(NamedTuple):
     payload: dict[str, Any]
 
 
-def dedupe_key(event_key: str, channel: str, recipient: str) -> str:
-    """Stable per (event, recipient): receivers drop a message whose key they have seen."""
-    digest = hashlib.sha256(f"{event_key}\n{channel}:{recipient}".encode()).hexdigest()
+def dedupe_key(tenant: str, call_id: str, seq: int, channel: str, recipient: str) -> str:
+    """Stable per (event, recipient): receivers drop a message whose key they have seen.
+    The parts are hashed as a JSON array, so no two different keys can give one text."""
+    parts = json.dumps([tenant, call_id, seq, channel, recipient], ensure_ascii=True)
+    digest = hashlib.sha256(parts.encode()).hexdigest()
     return f"ccp-{digest[:32]}"
 
 
 def enqueue(
-    conn: Connection, tenant_id: int, tenant: str, decision: Decision, now: datetime
+    conn: Connection,
+    tenant_id: int,
+    tenant: str,
+    decision: Decision,
+    now: datetime,
+    *,
+    first: int = 0,
 ) -> int:
-    """Write the decision's events (with their resolved roles and recipients) to the outbox."""
+    """Write the decision's events (with their resolved roles and recipients) to the outbox,
+    keyed (tenant, call id, ``first`` + n)."""
     rows = []
     for n, event in enumerate(decision.events):
         notice = decision.notify[n] if n < len(decision.notify) else None
@@ -75,7 +86,8 @@ def enqueue(
         rows.append(
             {
                 "tenant_id": tenant_id,
-                "event_key": f"{tenant}/{decision.call}/{n}",
+                "call_id": decision.call,
+                "seq": first + n,
                 "type": event.type,
                 "payload": json.dumps(payload, sort_keys=True),
                 "created_at": now,
@@ -128,7 +140,8 @@ def _due(tenant_id: int, now: datetime) -> sa.Select[Any]:
             deliveries.c.channel,
             deliveries.c.recipient,
             deliveries.c.attempts,
-            outbox.c.event_key,
+            outbox.c.call_id,
+            outbox.c.seq,
             outbox.c.payload,
         )
         .join(outbox, outbox.c.id == deliveries.c.outbox_id)
@@ -143,17 +156,12 @@ def _due(tenant_id: int, now: datetime) -> sa.Select[Any]:
 
 
 def _jobs(rows: Iterable[Any]) -> list[Job]:
-    return [
-        Job(
-            r.id,
-            r.channel,
-            r.recipient,
-            dedupe_key(r.event_key, r.channel, r.recipient),
-            r.attempts,
-            json.loads(r.payload),
-        )
-        for r in rows
-    ]
+    jobs = []
+    for r in rows:
+        payload = json.loads(r.payload)
+        key = dedupe_key(payload["tenant"], r.call_id, r.seq, r.channel, r.recipient)
+        jobs.append(Job(r.id, r.channel, r.recipient, key, r.attempts, payload))
+    return jobs
 
 
 def pending(conn: Connection, tenant_id: int, now: datetime) -> list[Job]:
@@ -168,16 +176,16 @@ def preview(
     the events not yet expanded would get."""
     jobs = pending(conn, tenant_id, now)
     events = conn.execute(
-        sa.select(outbox.c.event_key, outbox.c.payload)
+        sa.select(outbox.c.call_id, outbox.c.seq, outbox.c.payload)
         .where(outbox.c.tenant_id == tenant_id, outbox.c.expanded.is_(False))
         .order_by(outbox.c.id)
     ).all()
-    for event_key, raw in events:
+    for call_id, seq, raw in events:
         payload = json.loads(raw)
         for channel, target in channels:
             targets: Iterable[str] = payload["recipients"] if target is None else (target,)
             for recipient in targets:
-                key = dedupe_key(event_key, channel, recipient)
+                key = dedupe_key(payload["tenant"], call_id, seq, channel, recipient)
                 jobs.append(Job(0, channel, recipient, key, 0, payload))
     return jobs
 

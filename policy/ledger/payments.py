@@ -2,7 +2,8 @@
 
 The ledger asks the provider exactly when money is to be taken: a one-time purchase
 (``fund``) or an auto-recharge the engine attempts (SPEC ruling 7). Every request carries
-an idempotency key (tenant + call id, or tenant + purchase id), so a real provider can
+an idempotency key made by :func:`payment_key` from (tenant, kind, call or purchase id) —
+each part escaped, so two different triples never give one key — and a real provider can
 refuse to take the money twice when a crashed transaction is retried.
 """
 
@@ -11,10 +12,17 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 from typing import NamedTuple, Protocol
+from urllib.parse import quote
 
 from policy.data.tenant import Tenant
 
-__all__ = ["PaymentProvider", "PaymentResult", "SimulatedProvider"]
+__all__ = ["PaymentProvider", "PaymentResult", "SimulatedProvider", "payment_key"]
+
+
+def payment_key(tenant: str, kind: str, ident: str) -> str:
+    """The idempotency key of one payment: ``tenant/kind/id`` with each part
+    percent-escaped (a ``/`` inside a part becomes ``%2F``), so the key is unambiguous."""
+    return "/".join(quote(part, safe="") for part in (tenant, kind, ident))
 
 
 class PaymentResult(NamedTuple):

@@ -35,6 +35,7 @@ __all__ = [
     "pool_usage",
     "redact",
     "schema_migrations",
+    "sessions",
     "tenants",
 ]
 
@@ -187,11 +188,14 @@ outbox = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
-    sa.Column("event_key", sa.String(300), nullable=False, unique=True),
+    # an event's key is (tenant, call id, n): separate columns, never one joined string
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),  # the event's place among the call's
     sa.Column("type", sa.String(40), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),  # JSON: event, call, roles, recipients
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("expanded", sa.Boolean, nullable=False),  # deliveries created
+    sa.UniqueConstraint("tenant_id", "call_id", "seq", name="uq_outbox_event"),
 )
 
 deliveries = sa.Table(
@@ -209,6 +213,35 @@ deliveries = sa.Table(
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("outbox_id", "channel", "recipient", name="uq_deliveries_dedupe"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    # one online-charging session per tenant and call id (version 2): what it holds while
+    # the call is up, released when it ends or expires (the charge row then says the rest)
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("tenant_id", sa.ForeignKey("tenants.id"), nullable=False),
+    sa.Column("call_id", sa.String(200), nullable=False),
+    sa.Column("call", sa.Text, nullable=False),  # the call as begun, JSON (fixed at begin)
+    sa.Column("status", sa.String(10), nullable=False),  # open | ended | expired
+    sa.Column("begun_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("month", sa.String(7), nullable=False),  # pool month of the call's start
+    sa.Column("granted", sa.Integer, nullable=True),  # T, seconds granted so far (None: free)
+    sa.Column("used", sa.Integer, nullable=False),  # last reported seconds used
+    sa.Column("hold", Money, nullable=False),  # credits held: cost(T)
+    sa.Column("pool", sa.String(200), nullable=True),  # pool the minutes are held in
+    sa.Column("minutes", sa.Integer, nullable=False),  # pool minutes held
+    sa.Column("valid_until", UTCDateTime, nullable=True),
+    sa.Column("expires_at", UTCDateTime, nullable=True),  # valid_until + grace
+    sa.Column("final", sa.Boolean, nullable=False),
+    sa.Column("recharge_tried", sa.Boolean, nullable=False),  # one attempt per session
+    sa.Column("recharged", Money, nullable=False),  # bought by a recharge the hold triggered
+    sa.Column("grant", sa.Text, nullable=False),  # the last grant, JSON
+    sa.UniqueConstraint("tenant_id", "call_id", name="uq_sessions_tenant_call"),
+    sa.Index("ix_sessions_open", "tenant_id", "status"),
 )
 
 

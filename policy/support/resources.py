@@ -1,8 +1,9 @@
 """Where the bundled data files live, installed or in a source checkout.
 
-In a wheel, ``schemas/`` and ``rules/`` are shipped as the packages ``policy.schemas``
-and ``policy.rules`` (see ``[tool.setuptools.package-dir]`` in pyproject.toml), i.e. the
-folders ``policy/schemas/`` and ``policy/rules/``. In a source checkout (or an editable
+In a wheel, ``schemas/``, ``rules/`` and ``examples/`` are shipped as the packages
+``policy.schemas``, ``policy.rules`` and ``policy.examples`` (see
+``[tool.setuptools.package-dir]`` in pyproject.toml), i.e. the folders ``policy/schemas/``,
+``policy/rules/`` and ``policy/examples/``. In a source checkout (or an editable
 install) they are the top-level folders ``<repo>/schemas/`` and ``<repo>/rules/``.
 The package location wins when both exist.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["rules_dir", "schemas_dir"]
+__all__ = ["examples_dir", "rules_dir", "schemas_dir"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # policy/, from policy/support/
 
@@ -32,3 +33,8 @@ def schemas_dir() -> Path:
 def rules_dir() -> Path:
     """The folder holding the bundled default policy (``*.ccp``) and its sample data."""
     return _bundled("rules")
+
+
+def examples_dir() -> Path:
+    """The folder holding the example tenant and calls (the service's default tenant)."""
+    return _bundled("examples")

@@ -40,7 +40,9 @@ def free_port() -> int:
         return port
 
 
-def charged_ledger(url: str, engine: policy.Engine) -> tuple[Ledger, set[tuple[str, str]]]:
+def charged_ledger(
+    url: str, engine: policy.Engine
+) -> tuple[Ledger, set[tuple[tuple[str, str, int], str]]]:
     """A ledger whose calls raised several events; returns the expected (event, recipient)."""
     ledger = Ledger(url, engine=engine, tenant=make_tenant())
     ledger.init(month=MONTH)
@@ -49,7 +51,7 @@ def charged_ledger(url: str, engine: policy.Engine) -> tuple[Ledger, set[tuple[s
         decision = ledger.charge(make_call(f"c{i}", duration=7200))
         for n, notice in enumerate(decision.notify):
             for email in notice.recipients:
-                expected.add((f"contoso/c{i}/{n}", email))
+                expected.add((("contoso", f"c{i}", n), email))
     assert len(expected) >= 4
     return ledger, expected
 
@@ -58,7 +60,7 @@ def test_smtp_down_then_back(db_url: str, engine: policy.Engine) -> None:
     from policy.ledger.outbox import dedupe_key
 
     ledger, expected = charged_ledger(db_url, engine)
-    keys = {dedupe_key(event, "email", rcpt): rcpt for event, rcpt in expected}
+    keys = {dedupe_key(*event, "email", rcpt): rcpt for event, rcpt in expected}
     port = free_port()
     smtp = SmtpChannel("127.0.0.1", port, sender="ccpolicy@contoso.com", timeout=5)
     with ledger:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from policy.ledger.migrations import m0001_initial
+from policy.ledger.migrations import m0001_initial, m0002_event_keys, m0003_sessions
 from policy.ledger.store import schema_migrations
 
 __all__ = ["LATEST", "MIGRATIONS", "Migration", "applied_version", "migrate"]
@@ -26,6 +26,8 @@ class Migration(NamedTuple):
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0001_initial.VERSION, m0001_initial.NAME, m0001_initial.upgrade),
+    Migration(m0002_event_keys.VERSION, m0002_event_keys.NAME, m0002_event_keys.upgrade),
+    Migration(m0003_sessions.VERSION, m0003_sessions.NAME, m0003_sessions.upgrade),
 )
 LATEST = MIGRATIONS[-1].version
 
