@@ -1,6 +1,6 @@
 """The policy check in a real switch: Kamailio + `ccpolicy serve` + SIPp, on 127.0.0.1.
 
-Run:  python benchmarks/bench_kamailio.py [--calls N] [--rate R] [--hold-ms MS]
+Run:  python benchmarks/bench_kamailio.py [--calls N] [--rate R] [--hold-ms MS] [--workers W]
       (needs kamailio, kamailio-utils-modules, kamailio-extra-modules, sip-tester)
 
 1. **Post-dial delay added by the check.** The same proxy (examples/kamailio/) twice: with
@@ -77,7 +77,7 @@ def summary(values: list[float]) -> str:
     )
 
 
-def measure(calls: int, rate: int, hold_ms: int) -> dict[str, object]:
+def measure(calls: int, rate: int, hold_ms: int, workers: int = 1) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="bench-kamailio-"))
     rules = write_rules(workdir / "rules")
     tenant = workdir / f"{TENANT}.yaml"
@@ -87,7 +87,8 @@ def measure(calls: int, rate: int, hold_ms: int) -> dict[str, object]:
     procs = Processes(workdir)
     results: dict[str, object] = {}
     try:
-        service = start_service(procs, service_argv(rules, [tenant], ledger_url, quota=300), env)
+        argv = [*service_argv(rules, [tenant], ledger_url, quota=300), "--workers", str(workers)]
+        service = start_service(procs, argv, env)
         callee_port, _ = start_callee(procs)
         proxies = {
             "with the check": start_kamailio(
@@ -169,12 +170,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="calls per proxy (default 300)")
     parser.add_argument("--rate", type=int, default=30, help="calls offered per second")
     parser.add_argument("--hold-ms", type=int, default=200, help="how long each call lasts")
+    parser.add_argument("--workers", type=int, default=1, help="service processes (default 1)")
     args = parser.parse_args()
     problem = missing_switch()
     if problem:
         sys.exit(f"bench_kamailio: {problem}")
-    results = measure(args.calls, args.rate, args.hold_ms)
-    print(f"Kamailio + ccpolicy serve + SIPp, {args.calls} calls at {args.rate}/s each")
+    results = measure(args.calls, args.rate, args.hold_ms, args.workers)
+    print(
+        f"Kamailio + ccpolicy serve ({args.workers} worker(s), SQLite) + SIPp, "
+        f"{args.calls} calls at {args.rate}/s each, held {args.hold_ms} ms"
+    )
     for label, figures in results.items():
         assert isinstance(figures, dict)
         print(f"  {label}:")
