@@ -107,7 +107,7 @@ def generate(path: Path, n: int, seed: int = 7) -> int:
                 row = [f"c{i}", "inbound", "auto_attendant", "", caller, "+18005550100",
                        stamp, duration]  # fmt: skip
             if i % 1000 == 999:
-                row[0] = f"c{i - 500}"  # a repeated id now and then (SPEC ruling 15)
+                row[0] = f"c{i - 500}"  # a repeated id now and then (reference rule R15)
             destinations.add(str(row[5]))
             out.writerow(row)
             when += step

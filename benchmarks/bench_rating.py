@@ -5,7 +5,7 @@ Run: ``python benchmarks/bench_rating.py`` (prints medians; asserts nothing).
 
 "cache hit" is a number priced before (the per-number route cache); "unseen" numbers pay
 the longest-prefix dict probes (routes per prefix already built); "cold" also builds the
-routes. The bare-probe baseline is PERFORMANCE.md's "longest-prefix match by dict probes"
+routes. The bare-probe baseline is the performance targets' "longest-prefix match by dict probes"
 row measured on the same machine, for scale (absolute figures drift between runs).
 """
 
@@ -97,7 +97,7 @@ def measure_ratecard(count: int = 20_000) -> dict[str, float]:
     plain = {p: p for p in prefixes}
     lengths = sorted({len(p) for p in prefixes}, reverse=True)
 
-    def baseline() -> None:  # PERFORMANCE.md's "longest-prefix match by dict probes" row
+    def baseline() -> None:  # the targets' "longest-prefix match by dict probes" row
         for digits in unseen:
             for n in lengths:
                 if digits[:n] in plain:

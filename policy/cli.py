@@ -1,4 +1,4 @@
-"""The ``ccpolicy`` command line (SPEC "Command line").
+"""The ``ccpolicy`` command line (docs/reference.md, "Command line").
 
 Results go to stdout, errors to stderr, never a traceback for bad input.
 Exit codes: 0 clean / decided, 1 findings or bad input, 2 usage error.

@@ -2,7 +2,7 @@
 #
 # Places, licences, Calling Plans with their minute pools, admin roles, refusal
 # sentences and who is told about the credits balance. Who pays for which call is
-# decided in scenarios.ccp. Source: ../shared/DOMAIN.md (Microsoft's Teams docs).
+# decided in scenarios.ccp. Sources: Microsoft's public Teams documentation (end of file).
 
 # ---- Places --------------------------------------------------------------------
 
@@ -99,3 +99,12 @@ notify recharge_succeeded, recharge_failed, balance_zero, pool_threshold
        application_admin, license_admin, authentication_admin, privileged_authentication_admin,
        lync_service_admin, skype_for_business_admin, teams_admin, teams_communications_admin,
        teams_communications_support_engineer, teams_communications_support_specialist
+
+# ---- Sources ----------------------------------------------------------------------------
+# Microsoft's public documentation of Communications Credits, Calling Plans and Audio
+# Conferencing, on which this catalogue is modelled:
+#   https://learn.microsoft.com/microsoftteams/what-are-communications-credits
+#   https://learn.microsoft.com/microsoftteams/set-up-communications-credits-for-your-organization
+#   https://learn.microsoft.com/microsoftteams/calling-plans-for-office-365
+#   https://learn.microsoft.com/microsoftteams/audio-conferencing-zones
+# The fine points this policy settles are the reference rules of docs/reference.md.

@@ -525,7 +525,7 @@ BAD_INPUTS = {
         "calls.yaml:1: [0].colour: ",
         "unknown field",
     ),
-    "missing rate card": ({}, None, None, "nope.csv", "no such rate card"),
+    "missing rate card": ({}, None, None, "nope.csv", "file not found"),
 }
 
 

@@ -26,6 +26,7 @@ from policy.data.documents import (
     schema_names,
     validate,
 )
+from policy.support import files
 from policy.support.errors import InputError, PolicyError, SchemaError
 from policy.support.resources import rules_dir, schemas_dir
 
@@ -108,7 +109,7 @@ def test_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(documents, "open", refuse, raising=False)
+    monkeypatch.setattr(files, "open", refuse, raising=False)
     with pytest.raises(InputError) as info:
         load_document(path)
     assert info.value.message == "cannot read file: permission denied"

@@ -262,7 +262,7 @@ def test_repeated_call_id_is_marked(engine: policy.Engine) -> None:
     ("args", "code", "needle"),
     [
         (["--id", "nope"], 2, "no call 'nope'"),
-        (["--rates", "/nonexistent/rates.csv"], 1, "no such rate card"),
+        (["--rates", "/nonexistent/rates.csv"], 1, "rates.csv: error: file not found"),
     ],
 )
 def test_bad_usage_and_input(

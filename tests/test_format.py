@@ -1,6 +1,6 @@
-"""policy.language.format and ``ccpolicy fmt``: golden layouts, comments in every position, the
-command's modes and exit codes, the bundled rules, and properties over generated policies
-(formatting is idempotent and never changes the parsed tree)."""
+"""policy.language.format and ``ccpolicy fmt``: comments, the command's modes and exit codes, the
+bundled rules, and properties over generated policies (formatting is idempotent and never changes
+the parsed tree). Golden layouts (messy in, canonical out): fixtures in tests/language/format/."""
 
 from __future__ import annotations
 
@@ -56,94 +56,7 @@ def test_strip_spans_ignores_places_but_not_content() -> None:
 
 # ---- golden layouts: messy in, canonical out ----------------------------------------------
 
-GOLDEN = {
-    "zone and area": (
-        'zone   z   "Zone Z"=US  CA\n'
-        "domestic area na = US PR CA , PR pooled with US, CA pooled with CA\n",
-        'zone z "Zone Z" = US CA\n\n'
-        "domestic area na = US PR CA,\n    PR pooled with US,\n    CA pooled with CA\n",
-    ),
-    "long country list wraps at 100 with a hanging indent": (
-        "zone big " + '"Big"=' + " ".join(["AA"] * 40) + "\n",
-        'zone big "Big" =\n    ' + " ".join(["AA"] * 32) + "\n    " + " ".join(["AA"] * 8) + "\n",
-    ),
-    "one-line declarations stay grouped as written": (
-        'licence a   license b\ncredits license c "C"\n\n\n\nrole r\nrole s\ndenial d "No."\n',
-        'licence a\nlicence b\ncredits licence c "C"\n\nrole r\nrole s\ndenial d "No."\n',
-    ),
-    "plans: pools aligned, options in canonical order": (
-        'plan p "P" { pool domestic : 10 minutes per user in na , 5 minutes per user elsewhere,'
-        " not pooled, warn at 50%,90%\n pool intl: 3 minutes per user}\nplan e{}\n",
-        'plan p "P" {\n'
-        "    pool domestic: 10 minutes per user in na, 5 elsewhere, not pooled, warn at 50%, 90%\n"
-        "    pool intl:     3 minutes per user\n"
-        "}\n\nplan e { }\n",
-    ),
-    "conferencing pool: tenant-wide spelled out, broken after the colon when long": (
-        "conferencing pool c: 5 minutes per a license\n"
-        'conferencing pool zone_a "Audio Conferencing dial-out minutes (Zone A)": 60 minutes per '
-        "audio_conferencing licence, warn at 80%, 100%\n",
-        "conferencing pool c: 5 minutes per a licence, tenant-wide\n\n"
-        'conferencing pool zone_a "Audio Conferencing dial-out minutes (Zone A)":\n'
-        "    60 minutes per audio_conferencing licence, tenant-wide, warn at 80%, 100%\n",
-    ),
-    "scenario lines indented, redundant parentheses dropped, natural negations": (
-        'scenario s "S": when ((outbound)) and (from user or (from meeting)) and not to is '
-        "emergency and not (user has no calling plan) deny d unless not (inbound and (outbound)) "
-        "deny e if credits are set up or (balance is positive) or not not pool p has minutes left "
-        "then pool p , spill over to credits of user\n",
-        'scenario s "S":\n'
-        "    when outbound and (from user or from meeting) and to is not emergency\n"
-        "         and not user has no calling plan\n"
-        "    deny d unless not (inbound and outbound)\n"
-        "    deny e if credits are set up or balance is positive"
-        " or not pool p has no minutes left\n"
-        "    then pool p, spill over to credits of user\n",
-    ),
-    "parentheses that shape the tree are kept": (
-        'scenario s "S": when (inbound or outbound) or from x and (from y and from z)\ndeny no\n',
-        'scenario s "S":\n    when (inbound or outbound) or from x and (from y and from z)\n'
-        "    deny no\n",
-    ),
-    "every outcome": (
-        'scenario a "A": when inbound then free scenario b "B": when inbound then conferencing\n'
-        'scenario c "C": when inbound then plan scenario d "D": when inbound then credits of tenant'
-        '\nscenario e "E": when caller in US CA and destination not in zone_a then pool x\n',
-        'scenario a "A":\n    when inbound\n    then free\n\n'
-        'scenario b "B":\n    when inbound\n    then conferencing\n\n'
-        'scenario c "C":\n    when inbound\n    then plan\n\n'
-        'scenario d "D":\n    when inbound\n    then credits of tenant\n\n'
-        'scenario e "E":\n    when caller in US CA and destination not in zone_a\n'
-        "    then pool x\n",
-    ),
-    "long conditions break before the outermost and/or that makes them fit": (
-        'scenario s "S": when to is not emergency and (to is not premium_rate or balance is '
-        "positive and (credits are set up and caller shares calling code)) then free\n",
-        'scenario s "S":\n'
-        "    when to is not emergency and (to is not premium_rate or balance is positive\n"
-        "         and (credits are set up and caller shares calling code))\n"
-        "    then free\n",
-    ),
-    "notify wraps roles under 'to'": (
-        "notify a, b to " + ", ".join(f"role_number_{i}" for i in range(8)) + "\n"
-        "notify balance_zero to x,y\n",
-        "notify a, b\n    to "
-        + ", ".join(f"role_number_{i}" for i in range(6))
-        + ",\n       role_number_6, role_number_7\n\nnotify balance_zero to x, y\n",
-    ),
-    "strings re-quoted with escapes": (
-        r'denial d "say \"no\" \\ or \q"' + "\n",
-        r'denial d "say \"no\" \\ or \\q"' + "\n",
-    ),
-    "empty file": ("\n\n   \n", ""),
-}
-
-
-@pytest.mark.parametrize(("messy", "canonical"), GOLDEN.values(), ids=GOLDEN.keys())
-def test_golden_layout(messy: str, canonical: str) -> None:
-    assert fmt(messy) == canonical
-    assert fmt(canonical) == canonical
-    assert tree(canonical) == tree(messy)
+# The golden layouts (messy in, canonical out) are fixtures in tests/language/format/.
 
 
 def test_lines_stay_within_width_where_a_break_is_allowed() -> None:
@@ -155,90 +68,7 @@ def test_lines_stay_within_width_where_a_break_is_allowed() -> None:
 
 # ---- comments ----------------------------------------------------------------------------
 
-COMMENTED = """\
-# file header
-#
-
-# section: places
-
-
-# about z
-zone z = US CA   # trailing on a one-liner
-zone y = GB
-# between grouped declarations
-zone x = FR
-
-plan p "P" {   # on the plan's header
-  # above the first pool
-  pool d: 10 minutes per user  # on a pool
-  # after the last pool
-}   # after the closing brace
-scenario s "S":   # on the scenario's header
-    # above when
-    when outbound and
-      # inside the condition
-      from user   # inside too
-    # above the guard
-    deny d unless user has a
-    then free
-# stuck to the next statement
-notify a to b
-# at the end
-"""
-
-COMMENTED_CANONICAL = """\
-# file header
-#
-
-# section: places
-
-# about z
-zone z = US CA  # trailing on a one-liner
-zone y = GB
-# between grouped declarations
-zone x = FR
-
-plan p "P" {  # on the plan's header
-    # above the first pool
-    pool d: 10 minutes per user  # on a pool
-    # after the last pool
-}  # after the closing brace
-
-scenario s "S":  # on the scenario's header
-    # above when
-    when outbound and from user  # inside too
-    # inside the condition
-    # above the guard
-    deny d unless user has a
-    then free
-
-# stuck to the next statement
-notify a to b
-
-# at the end
-"""
-
-
-def test_comments_in_every_position_are_kept() -> None:
-    assert fmt(COMMENTED) == COMMENTED_CANONICAL
-    assert fmt(COMMENTED_CANONICAL) == COMMENTED_CANONICAL
-    assert tree(COMMENTED_CANONICAL) == tree(COMMENTED)
-
-
-def test_trailing_comments_joined_when_their_lines_are() -> None:
-    text = "zone z = US  # one\n   CA # two\n  GB\n"
-    assert fmt(text) == "zone z = US CA GB  # one  # two\n"
-    assert fmt(fmt(text)) == fmt(text)
-
-
-def test_comment_inside_a_one_line_statement_goes_above_it() -> None:
-    text = "role a\nzone z =\n# the countries\nUS\n"
-    assert fmt(text) == "role a\n# the countries\nzone z = US\n"
-    assert fmt(fmt(text)) == fmt(text)
-
-
-def test_comment_only_file_keeps_single_blank_lines() -> None:
-    assert fmt("# a\n\n\n\n# b\n# c   \n") == "# a\n\n# b\n# c\n"
+# Comments in every position: tests/language/format/comment*.ccp and trailing_comments_joined.ccp.
 
 
 def test_parse_with_comments_reports_places() -> None:
@@ -416,7 +246,7 @@ def test_syntax_error_writes_nothing(files: Path, capsys: pytest.CaptureFixture[
 
 def test_missing_file_and_empty_directory(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_fmt("--check", "nope.ccp") == 1
-    assert "no such file: nope.ccp" in capsys.readouterr().err
+    assert "nope.ccp: error: file not found" in capsys.readouterr().err
     (files / "empty").mkdir()
     assert run_fmt("empty") == 1
     assert "empty holds no .ccp files" in capsys.readouterr().err

@@ -381,9 +381,9 @@ def test_non_utf8_file_is_input_error_at_its_line(tmp_path: Path) -> None:
     path.write_bytes(
         (HEADER + "\n").encode() + "44,Royaume-Uni é,,,0,1,60,60,0,,,,\n".encode("latin-1")
     )
-    with pytest.raises(InputError, match="not UTF-8") as info:
+    with pytest.raises(InputError, match="not valid UTF-8") as info:
         load_ratecard(path)
-    assert str(info.value).startswith(f"{path}:2: ")
+    assert str(info.value).startswith(f"{path}:2:16: ")
 
 
 # -- the sidecar -------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def test_from_rows_errors_name_the_row() -> None:
 # -- the bundled illustrative card ------------------------------------------------------------
 
 ZONE_A_TEXT = """AU AT BE BR BG CA CN HR CZ DK EE FI FR DE GR HK HU IN IE IT JP LU MY MX NL NZ NO
-                 PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US"""  # DOMAIN.md
+                 PL PT PR RO RU SG SK SI ZA KR ES SE CH TW TH GB US"""  # Zone A, as documented
 OTHERS_TEXT = "AE NG AR EG KE IL TR UA VN PH ID PK SA CO CL PE"
 ZONE_A, OTHERS = ZONE_A_TEXT.split(), OTHERS_TEXT.split()
 TYPES = {

@@ -701,7 +701,7 @@ def reference(
     connect: bool,
     rounding: Rounding,
 ) -> Decimal | None:
-    """A deliberately naive model of SPEC: per-second selection, Fractions, one rounding."""
+    """A deliberately naive rate-card model: per-second selection, Fractions, one rounding."""
 
     def applies(s: Spec, moment: datetime) -> bool:
         type_ok = s.number_type in ("", number_type) or (

@@ -21,13 +21,13 @@ def register(commands: Any) -> None:
         description="Decide every call of a file in order against an in-memory copy of the "
         "tenant (pools, credits, recharges) and write the result: .csv — the PSTN usage "
         "report plus ccpolicy's columns; .xlsx — the same as an Excel workbook; .jsonl — "
-        "one decision per line. Calls: CSV (SPEC columns, or a PSTN usage report), JSON "
+        "one decision per line. Calls: CSV (ccpolicy's call columns, or a PSTN usage report), JSON "
         "Lines, YAML or JSON. Exit 0 rated, 1 bad input (nothing written), 2 usage.",
     )
     add_call_options(
         rate,
         calls_metavar="FILE",
-        calls_help="calls: .csv (SPEC columns or a PSTN usage report), .jsonl, .yaml, .json",
+        calls_help="calls: .csv (call columns or a PSTN usage report), .jsonl, .yaml, .json",
     )
     rate.add_argument("--out", required=True, metavar="OUT", help="output: .csv, .xlsx or .jsonl")
     rate.add_argument(

@@ -106,7 +106,7 @@ class Call(_CallFields):
         return f"{self.path}.{name}" if self.path else name
 
     def to_dict(self) -> dict[str, Any]:
-        """The call's SPEC fields (absent ones left out), as from_dict reads them."""
+        """The call's fields (absent ones left out), as from_dict reads them."""
         record = {
             "id": self.id,
             "direction": self.direction,
@@ -129,7 +129,7 @@ class Call(_CallFields):
         path: str = "",
         validated: bool = False,
     ) -> Call:
-        """Build a Call from its SPEC fields (:func:`call_from_mapping`, the one dict path)."""
+        """Build a Call from its fields (:func:`call_from_mapping`, the one dict path)."""
         return call_from_mapping(data, source=source, line=line, path=path, validated=validated)
 
 

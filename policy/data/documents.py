@@ -30,6 +30,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from policy.data.validation import load_schema, schema_names, validate
 from policy.support.errors import FieldPath, Finding, InputError, Location, SchemaError, render_path
+from policy.support.files import decode_text, line_and_column, read_bytes
 
 try:
     from yaml import CSafeLoader as _YamlLoader
@@ -178,27 +179,16 @@ def load_document(path: str | os.PathLike[str], schema: str | None = None) -> Do
     violation (``.findings``) when the data breaks it.
     """
     filename = os.fspath(path)
-    if os.path.isdir(filename):
-        raise InputError("is a directory, not a file", location=Location(filename))
-    try:
-        with open(filename, "rb") as handle:
-            raw = handle.read()
-    except FileNotFoundError:
-        raise InputError("file not found", location=Location(filename)) from None
-    except PermissionError:
-        raise InputError(
-            "cannot read file: permission denied", location=Location(filename)
-        ) from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise InputError(f"cannot read file: {reason}", location=Location(filename)) from None
+    raw = read_bytes(filename, filename)
     return parse_document(raw, filename, schema)
 
 
 def parse_document(text: str | bytes, filename: str, schema: str | None = None) -> Document:
     """Parse ``text`` as the file ``filename`` would be (its suffix picks the format)."""
     text = (
-        _decode(text, filename) if isinstance(text, bytes | bytearray) else _check(text, filename)
+        decode_text(bytes(text), filename)
+        if isinstance(text, bytes | bytearray)
+        else _check(text, filename)
     )
     lower = filename.lower()
     if lower.endswith((".jsonl", ".ndjson")):
@@ -217,36 +207,6 @@ def parse_document(text: str | bytes, filename: str, schema: str | None = None) 
 
 
 # ---------------------------------------------------------------------------- text
-
-
-def _where(data: bytes, offset: int) -> tuple[int, int]:
-    start = data.rfind(b"\n", 0, offset) + 1
-    column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
-    return data.count(b"\n", 0, offset) + 1, column
-
-
-def _decode(data: bytes | bytearray, filename: str) -> str:
-    data = bytes(data)
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError(
-            "file is UTF-16 encoded; save it as UTF-8", location=Location(filename, 1, 1)
-        )
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line, column = _where(data, nul)
-        raise InputError(
-            "binary file (contains a NUL byte); expected UTF-8 text",
-            location=Location(filename, line, column),
-        )
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, column = _where(data, exc.start)
-        raise InputError(
-            f"not valid UTF-8 text (byte 0x{data[exc.start]:02x})",
-            location=Location(filename, line, column),
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _check(text: str, filename: str) -> str:
@@ -496,7 +456,7 @@ def _offset(filename: str, text: str, exc: yaml.YAMLError) -> Location:
     position = getattr(exc, "position", None)
     if not isinstance(position, int):
         return Location(filename)
-    line, column = _where(text.encode("utf-8"), position)
+    line, column = line_and_column(text.encode("utf-8"), position)
     return Location(filename, line, column)
 
 

@@ -3,7 +3,7 @@
 Users get their calling plan and licence set, pools get their sizes (minutes per user
 × users with that plan and usage location; per licence for conferencing pools),
 events get their recipients. A licence the policy does not declare is bad input
-(SPEC ruling 17) reported at the tenant file's line.
+(reference rule R17) reported at the tenant file's line.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class BoundUser:
 class State:
     """The mutable part of a tenant during a run: balance, recharge episode, pool usage.
 
-    The tenant's ``usage`` belongs to the month of the first call of a run (SPEC ruling
-    4); any other month starts from fresh pools. Reading never changes the state.
+    The tenant's ``usage`` belongs to the month of the first call of a run (reference
+    rule R4); any other month starts from fresh pools. Reading never changes the state.
     """
 
     __slots__ = ("balance", "failing", "month", "months", "usage")

@@ -309,7 +309,7 @@ def compile_policy(catalog: Catalog) -> CompiledPolicy:
                 if role.value not in bucket:
                     bucket.append(role.value)
     if "pool_threshold" not in routes:
-        # SPEC ruling 16: pool thresholds go to the credit events' roles unless routed.
+        # reference rule R16: pool thresholds go to the credit events' roles unless routed.
         merged: list[str] = []
         for credit_event in CREDIT_EVENTS:
             merged.extend(r for r in routes.get(credit_event, []) if r not in merged)

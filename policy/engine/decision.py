@@ -96,7 +96,7 @@ class Decision(NamedTuple):
     trace: Sequence[TraceEntry] = ()  # a policy.trace.Trace from the engine: built when read
 
     def to_dict(self) -> dict[str, Any]:
-        """The SPEC's decision object (JSON-ready: money as decimal strings)."""
+        """The decision object (docs/reference.md) (JSON-ready: money as decimal strings)."""
         out: dict[str, Any] = {
             "call": self.call,
             "permitted": self.permitted,

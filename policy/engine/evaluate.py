@@ -119,7 +119,7 @@ class Engine:
                     f"{tenant.currency}",
                     location=Location(self.ratecard.source),
                     path="currency",
-                    hint="use a rate card in the tenant's currency (SPEC ruling 12)",
+                    hint="use a rate card in the tenant's currency (reference rule R12)",
                 )
             binding = Binding(self.policy, tenant)
             self._bindings[tenant] = binding
@@ -135,7 +135,7 @@ class Engine:
         return self._decide(call, binding, binding.initial, commit=False)[0]
 
     def run(self, calls: Iterable[Call | Mapping[str, Any]], tenant: Tenant) -> Iterator[Decision]:
-        """Decide calls in order against an in-memory copy of the tenant (SPEC Evaluation):
+        """Decide calls in order against an in-memory copy of the tenant (reference: Evaluation):
         permitted calls use pool minutes and credits, trigger recharges and notifications
         for later calls. A repeated call id returns the first decision and changes nothing."""
         binding = self.bind(tenant)
@@ -240,7 +240,7 @@ class Engine:
                 unknown = f"'{call.user}' is not a user of tenant {tenant.name}."
         elif call.direction == "outbound" and call.context in ("user", "meeting"):
             unknown = "The call names no user (outbound calls need the calling user or organizer)."
-        # Emergency calls are always connected (SPEC), even for an unknown caller: the
+        # Emergency calls are always connected (Evaluation), even for an unknown caller: the
         # short code is then judged in the tenant's country.
         if unknown is not None and not self._number(call, "to", call.to, tenant.country).emergency:
             return self._engine_denial(call, b, state, "unknown_user", unknown), None
@@ -645,7 +645,7 @@ class _Settlement:
             )
 
     def credit_denial(self) -> str | None:
-        """Why credits cannot be drawn for this call (SPEC precedence), or None."""
+        """Why credits cannot be drawn for this call (reference rule R8's precedence), or None."""
         if not self.route.payer_licensed:
             return "no_credits_license"
         balance = self.balance

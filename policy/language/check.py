@@ -62,7 +62,7 @@ class _Reporter:
         near = did_you_mean(name.value, known)
         message = f"unknown {kind} '{name.value}'{extra}"
         hint = None
-        if near is not None:  # SPEC's shape: "unknown role 'x' (did you mean 'y'?)"
+        if near is not None:  # the reference's shape: "unknown role 'x' (did you mean 'y'?)"
             message += f" ({near})"
         elif known and len(known) <= 12:
             hint = "known: " + ", ".join(known)

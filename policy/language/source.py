@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policy.support.errors import InputError, Location
+from policy.support.files import read_text
 
 if TYPE_CHECKING:  # checked as the dataclasses they behave like
     from dataclasses import dataclass as record
@@ -48,33 +49,8 @@ def display_name(path: Path) -> str:
 
 
 def read_text_file(path: Path, *, limit: int = MAX_SOURCE_BYTES) -> str:
-    """Read a UTF-8 text file; binary, oversized, missing or unreadable files are InputErrors."""
-    name = display_name(path)
-    where = Location(name)
-    try:
-        if path.is_dir():
-            raise InputError(f"{name} is a directory, not a file", location=where)
-        with path.open("rb") as handle:
-            data = handle.read(limit + 1)
-    except FileNotFoundError:
-        raise InputError(f"no such file: {name}", location=where) from None
-    except PermissionError:
-        raise InputError(f"permission denied: {name}", location=where) from None
-    except OSError as exc:
-        raise InputError(f"cannot read {name}: {exc.strerror or exc}", location=where) from None
-    if len(data) > limit:
-        raise InputError(f"{name} is larger than {limit} bytes", location=where)
-    if b"\0" in data:
-        raise InputError(f"{name} is a binary file, not text", location=where)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{name} is not UTF-8 text (byte {exc.start})",
-            location=Location(name, line, 0),
-        ) from None
-    return text
+    """Read a UTF-8 policy file (errors as :mod:`policy.support.files` words them)."""
+    return read_text(path, display_name(path), limit=limit)
 
 
 def read_policy_sources(*paths: str | os.PathLike[str]) -> list[SourceFile]:

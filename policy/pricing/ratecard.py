@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policy.pricing.tariffs import NUMBER_TYPES, Rounding, Tariff, TariffTable, Tier
-from policy.support.errors import InputError, Location, SchemaError
+from policy.support.errors import Location, SchemaError
+from policy.support.files import read_text
 from policy.support.suggest import in_parentheses
 
 if TYPE_CHECKING:  # checked as the dataclasses they behave like
@@ -167,25 +168,7 @@ def load_ratecard(path: str | os.PathLike[str]) -> RateCard:
 
 
 def _read_text(source: str) -> str:
-    try:
-        with open(source, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise InputError("no such rate card", location=Location(source)) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a rate card", location=Location(source)) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", location=Location(source)) from None
-    if b"\x00" in data:
-        raise InputError("binary file, not a CSV rate card", location=Location(source))
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            location=Location(source, line),
-        ) from None
+    return read_text(source, source)
 
 
 def _csv_records(text: str, source: str) -> list[tuple[int, dict[str, str]]]:

@@ -4,7 +4,7 @@
 :func:`policy.rating.cdr.read_calls`, each is decided with :meth:`Engine.decide` against one
 in-memory copy of the tenant's state, and written by a :mod:`policy.rating.writers` writer.
 Memory stays constant in the number of rows, except for :class:`SeenIds` — the call ids
-already decided (SPEC ruling 15: a repeat returns the first decision and changes
+already decided (reference rule R15: a repeat returns the first decision and changes
 nothing) — which costs 32–64 bytes per distinct id and keeps no row in memory.
 """
 

@@ -2,7 +2,7 @@
 
 Formats, by file extension:
 
-- ``.csv`` — either ccpolicy's own columns (the SPEC call fields: ``id, direction,
+- ``.csv`` — either ccpolicy's own columns (the call fields: ``id, direction,
   context, user, from, to, start, duration``; only ``id, direction, to, start`` are
   required) or the **PSTN usage report** itself (a header with ``Call ID``), whose
   columns are mapped to calls (see :data:`CALL_TYPES` and ``docs/rating.md``).
@@ -49,12 +49,12 @@ __all__ = [
     "usage_call_type",
 ]
 
-#: ccpolicy's own CSV columns (the SPEC call fields).
+#: ccpolicy's own CSV columns (the call fields).
 CALL_COLUMNS = ("id", "direction", "context", "user", "from", "to", "start", "duration")
 _REQUIRED = ("id", "direction", "to", "start")
 
 #: PSTN usage report ``Call Type`` → (direction, context). The report's types are finer
-#: than SPEC's call fields; transfers and forwards are outbound legs placed for a user.
+#: than the call fields; transfers and forwards are outbound legs placed for a user.
 CALL_TYPES: dict[str, tuple[str, str]] = {
     "user_in": ("inbound", "user"),
     "user_out": ("outbound", "user"),
@@ -162,7 +162,7 @@ def call_from_fields(
     where: Location | None = None,
     row: int = 0,
 ) -> Call:
-    """A :class:`Call` from SPEC fields (strings, or JSON values), checked field by field.
+    """A :class:`Call` from call fields (strings, or JSON values), checked field by field.
 
     Raises :class:`RowError` naming the first bad field. Numbers are only checked for
     their shape here; the engine rejects impossible ones (``EvaluationError``).

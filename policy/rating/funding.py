@@ -170,7 +170,7 @@ def replay(
         if isinstance(item, BadRow):
             raise item.error(source)
         if any(True for _ in seen.get(item.id)):
-            continue  # a repeat changes nothing (SPEC ruling 15)
+            continue  # a repeat changes nothing (reference rule R15)
         seen.add(item.id, 1)
         decision = engine.decide(item, variant, state)
         when = item.start.astimezone(timezone.utc)

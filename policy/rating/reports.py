@@ -1,7 +1,7 @@
 """Reports over rated calls: the minute-pools report and usage totals.
 
 Both stream :class:`~policy.rating.rated.Rated` records once. A call id seen before (a repeat
-that ``rate`` re-emitted, SPEC ruling 15) is counted once, remembered by its 64-bit
+that ``rate`` re-emitted, reference rule R15) is counted once, remembered by its 64-bit
 hash (:class:`~policy.rating.batch.SeenIds`).
 """
 
@@ -58,7 +58,7 @@ def pools_report(
 ) -> tuple[str | None, list[PoolLine]]:
     """Pool sizes from the tenant, minutes used from the rated calls of ``month`` (default:
     the first call's month). The tenant's ``usage`` counts for the first call's month only
-    (SPEC ruling 4). Each call's minutes are rounded up; a pool never shows more used than
+    (reference rule R4). Each call's minutes are rounded up; a pool never shows more used than
     its size (minutes beyond it were paid from credits or cut)."""
     binding = engine.bind(tenant)
     first_month: str | None = None

@@ -2,7 +2,7 @@
 
 :class:`RowBuilder` turns a call and its decision into a row of typed values (``str``,
 ``int``, :class:`~decimal.Decimal`, ``datetime``, ``bool``, ``None``): the 20 columns of
-the PSTN usage report (DOMAIN.md) followed by ccpolicy's own. Writers
+the PSTN usage report (Microsoft's documented columns) followed by ccpolicy's own. Writers
 (:mod:`policy.rating.writers`) render the row as CSV text, JSON or typed Excel cells.
 
 How the report's columns are filled (also in ``docs/rating.md``):

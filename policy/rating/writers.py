@@ -151,7 +151,7 @@ class CsvWriter(Writer):
 
 
 class JsonlWriter(Writer):
-    """Decisions as JSON Lines, exactly as ``ccpolicy eval`` prints them (SPEC)."""
+    """Decisions as JSON Lines, exactly as ``ccpolicy eval`` prints them."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)

@@ -518,7 +518,7 @@ def _headline(call: Call, decision: Decision, decided: dict[str, Any]) -> str:
         )
     if kind == "money":
         return (
-            f"{call.id}: {verdict} by the engine's credit check (SPEC ruling 8) after scenario "
+            f"{call.id}: {verdict} by the engine's credit check (reference rule R8) after scenario "
             f"{decided['scenario']} at {where} (`{decided['clause']}`): {decided['why']}"
         )
     return (

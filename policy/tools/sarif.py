@@ -39,7 +39,7 @@ RULE_DESCRIPTIONS: dict[str, str] = {
     "duplicate-key": "A YAML/JSON mapping that repeats a key.",
     "input": "A file that cannot be read or recognised.",
     "number": "A phone number that cannot exist.",
-    "unknown-licence": "A tenant licence the policy does not declare (SPEC ruling 17).",
+    "unknown-licence": "A tenant licence the policy does not declare (reference rule R17).",
     "unrouted-role": "A tenant admin role the policy does not notify.",
     "call": "A call the engine cannot decide because its data is wrong.",
     "usage": "A command line that does not make sense.",

@@ -82,7 +82,7 @@ def test_balance_is_initial_plus_recharges_minus_charges(
         assert balance.balance == decisions[-1].balance_after
         assert sum(Decimal(h["amount"]) for h in ledger.history()) == balance.balance
         assert ledger.verify() == []
-        # the ledger decides exactly as the engine's in-memory run (SPEC Evaluation)
+        # the ledger decides exactly as the engine's in-memory run (reference, Evaluation)
         expected = list(engine.run(calls, make_tenant()))
         assert [d.to_dict() for d in decisions] == [d.to_dict() for d in expected]
 

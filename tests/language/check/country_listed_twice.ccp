@@ -1,0 +1,3 @@
+# with base.ccp
+zone t = DE FR DE
+scenario s "S": when destination in t then free

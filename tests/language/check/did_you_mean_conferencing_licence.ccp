@@ -1,0 +1,2 @@
+# with base.ccp
+conferencing pool zp: 60 minutes per lics licence

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when outbound deny nope_

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when destination is domestik then free

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when user has lics then free

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when to is tollfree then free

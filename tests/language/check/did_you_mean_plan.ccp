@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when user's plan is pp then free

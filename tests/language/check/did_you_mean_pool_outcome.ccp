@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when outbound then pool dd

@@ -1,0 +1,2 @@
+# with base.ccp
+notify balance_zero to rr

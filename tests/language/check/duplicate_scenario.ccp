@@ -1,0 +1,2 @@
+# with base.ccp
+scenario a "Again": when inbound then free

@@ -1,0 +1,4 @@
+# with base.ccp
+role lonely
+notify balance_zero to rr
+zone q = US XX

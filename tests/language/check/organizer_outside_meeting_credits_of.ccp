@@ -1,0 +1,2 @@
+# with base.ccp
+scenario o "O": when outbound then credits of organizer

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario o "O": when outbound deny nope unless organizer has lic then free

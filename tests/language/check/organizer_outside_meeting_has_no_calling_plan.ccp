@@ -1,0 +1,2 @@
+# with base.ccp
+scenario o "O": when organizer has no calling plan then free

@@ -1,0 +1,2 @@
+# with base.ccp
+scenario o "O": when organizer's plan is p then free

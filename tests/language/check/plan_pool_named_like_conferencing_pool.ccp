@@ -1,0 +1,2 @@
+# with base.ccp
+conferencing pool d: 60 minutes per lic licence

@@ -1,0 +1,2 @@
+# with base.ccp
+domestic area na = US PR, CA pooled with US

@@ -1,0 +1,2 @@
+# with base.ccp
+denial balance_exhausted "No money left."

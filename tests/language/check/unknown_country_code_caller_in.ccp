@@ -1,0 +1,2 @@
+# with base.ccp
+scenario s "S": when caller in US QQ then free

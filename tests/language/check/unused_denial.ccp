@@ -1,0 +1,2 @@
+# with base.ccp
+denial never "Never said."

@@ -1,0 +1,2 @@
+# with base.ccp
+conferencing pool zp: 60 minutes per lic licence, warn at 1%, 50%, 100%

@@ -1,0 +1,4 @@
+role a
+zone z =
+# the countries
+US

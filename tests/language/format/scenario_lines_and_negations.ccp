@@ -1,0 +1,1 @@
+scenario s "S": when ((outbound)) and (from user or (from meeting)) and not to is emergency and not (user has no calling plan) deny d unless not (inbound and (outbound)) deny e if credits are set up or (balance is positive) or not not pool p has minutes left then pool p , spill over to credits of user

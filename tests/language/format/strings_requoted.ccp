@@ -1,0 +1,1 @@
+denial d "say \"no\" \\ or \q"

@@ -1,0 +1,3 @@
+zone z = US  # one
+   CA # two
+  GB

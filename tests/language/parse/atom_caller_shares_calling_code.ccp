@@ -1,0 +1,1 @@
+scenario s "S": when caller shares calling code then free

@@ -1,0 +1,1 @@
+scenario s "S": when credits are set up then free

@@ -1,0 +1,1 @@
+scenario s "S": when destination is international then free

@@ -1,0 +1,1 @@
+scenario s "S": when from call_queue then free

@@ -1,0 +1,1 @@
+scenario s "S": when organizer has calling plan then free

@@ -1,0 +1,1 @@
+scenario s "S": when organizer's plan is p then free

@@ -1,0 +1,1 @@
+scenario s "S": when pool domestic has minutes left then free

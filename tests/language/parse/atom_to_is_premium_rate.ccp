@@ -1,0 +1,1 @@
+scenario s "S": when to is premium_rate then free

@@ -1,0 +1,1 @@
+conferencing pool za: 5 minutes per x license

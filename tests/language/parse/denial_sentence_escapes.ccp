@@ -1,0 +1,1 @@
+denial nope "Say \"no\" with a \\ backslash."

@@ -1,0 +1,1 @@
+domestic area na "NA" = US PR VI CA, PR VI pooled with US, CA pooled with US

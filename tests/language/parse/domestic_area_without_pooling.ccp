@@ -1,0 +1,1 @@
+domestic area eu = DE FR

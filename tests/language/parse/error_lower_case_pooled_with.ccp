@@ -1,0 +1,1 @@
+domestic area a = US CA, CA pooled with us

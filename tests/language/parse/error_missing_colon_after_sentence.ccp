@@ -1,0 +1,4 @@
+role r
+scenario s "A sentence"
+    when inbound
+    then free

@@ -1,0 +1,2 @@
+scenario s "S": when inbound
+role r

@@ -1,0 +1,2 @@
+role r
+denial nope 'Not today.'

@@ -1,0 +1,3 @@
+zone z = US
+
+rule r

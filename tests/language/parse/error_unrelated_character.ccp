@@ -1,0 +1,1 @@
+zone z = US @

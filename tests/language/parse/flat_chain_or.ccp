@@ -1,0 +1,1 @@
+scenario s "S": when inbound or outbound or from user then free

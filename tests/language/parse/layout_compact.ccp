@@ -1,0 +1,1 @@
+zone z = US CA scenario s "S": when inbound then free

@@ -1,0 +1,9 @@
+# head
+zone z =
+  US   # first
+  CA
+
+scenario s "S" :
+ when
+ inbound
+ then free # tail

@@ -1,0 +1,1 @@
+license teams_phone

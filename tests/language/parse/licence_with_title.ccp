@@ -1,0 +1,1 @@
+licence teams_phone "Teams Phone"

@@ -1,0 +1,1 @@
+scenario s "S": when balance is not positive then free

@@ -1,0 +1,1 @@
+scenario s "S": when caller not in US then free

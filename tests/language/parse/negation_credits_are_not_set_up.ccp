@@ -1,0 +1,1 @@
+scenario s "S": when credits are not set up then free

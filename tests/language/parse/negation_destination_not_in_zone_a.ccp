@@ -1,0 +1,1 @@
+scenario s "S": when destination not in zone_a then free

@@ -1,0 +1,1 @@
+scenario s "S": when not inbound then free

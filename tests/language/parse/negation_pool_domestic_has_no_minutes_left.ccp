@@ -1,0 +1,1 @@
+scenario s "S": when pool domestic has no minutes left then free

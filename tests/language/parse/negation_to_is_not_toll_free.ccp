@@ -1,0 +1,1 @@
+scenario s "S": when to is not toll_free then free

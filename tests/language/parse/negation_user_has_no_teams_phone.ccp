@@ -1,0 +1,1 @@
+scenario s "S": when user has no teams_phone then free

@@ -1,0 +1,1 @@
+scenario s "S": when user's plan is not p then free

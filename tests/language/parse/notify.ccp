@@ -1,0 +1,1 @@
+notify balance_zero, recharge_failed to billing_admin, global_admin

@@ -1,0 +1,1 @@
+scenario s "S": when outbound deny number_not_supported

@@ -1,0 +1,1 @@
+scenario s "S": when outbound then credits of tenant

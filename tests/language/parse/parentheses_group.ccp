@@ -1,0 +1,1 @@
+scenario s "S": when (inbound or outbound) and from meeting then free

@@ -1,0 +1,1 @@
+scenario s "S": when caller in US CA PR then free

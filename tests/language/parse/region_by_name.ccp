@@ -1,0 +1,1 @@
+scenario s "S": when destination in zone_a then free

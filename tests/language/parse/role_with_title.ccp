@@ -1,0 +1,1 @@
+role billing_admin "Billing Administrator"

@@ -1,0 +1,1 @@
+zone z = DE
