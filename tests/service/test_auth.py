@@ -124,3 +124,21 @@ def test_a_public_host_without_tokens_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "refusing to listen on 0.0.0.0 without --tokens" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_missing_serve_extra_says_how_to_install_it(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.modules['starlette'] = None; "
+        "from policy.cli import main; sys.exit(main(['serve', '--port', '0']))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "pip install 'ccpolicy[serve]'" in done.stderr
+    assert "Traceback" not in done.stderr
