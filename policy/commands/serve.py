@@ -8,12 +8,13 @@ import os
 import socket
 from typing import Any
 
-from policy.support.errors import PolicyError, UsageError
+from policy.support.errors import MissingExtraError, PolicyError, UsageError
 
 NAME = "serve"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8421
+DEFAULT_QUOTA = 300  # seconds per session grant, as the ledger's default
 
 
 def register(commands: Any) -> None:
@@ -48,6 +49,21 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--tokens", metavar="FILE", help="bearer tokens (YAML); required off loopback"
     )
+    serve.add_argument(
+        "--quota",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_QUOTA", DEFAULT_QUOTA),
+        help=f"seconds per session grant (default: $CCPOLICY_SESSION_QUOTA, else {DEFAULT_QUOTA})",
+    )
+    serve.add_argument(
+        "--grace",
+        type=int,
+        metavar="SECONDS",
+        default=_env_int("CCPOLICY_SESSION_GRACE", None),
+        help="an unreported session is settled this long after its grant ran out "
+        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
+    )
     serve.add_argument("--workers", type=int, default=1, metavar="N", help="processes (default 1)")
     serve.add_argument(
         "--max-body",
@@ -56,6 +72,16 @@ def register(commands: Any) -> None:
         metavar="BYTES",
         help="largest request body accepted (default 65536)",
     )
+
+
+def _env_int(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"${name} must be a whole number of seconds, not {value!r}") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -72,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--workers must be at least 1")
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port {args.port} is not a port (0–65535; 0 picks a free one)")
+    if args.quota is None or args.quota < 1:
+        raise UsageError("--quota must be at least 1 second")
+    if args.grace is not None and args.grace < 0:
+        raise UsageError("--grace must not be negative")
     if args.max_body < 1024:
         raise UsageError("--max-body must be at least 1024 bytes")
     if args.tokens is None and not _is_loopback(args.host):
@@ -90,11 +120,7 @@ def run(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise PolicyError(
-            f"ccpolicy serve needs Starlette, uvicorn and prometheus-client ({exc.name} is "
-            "missing)",
-            hint="pip install 'ccpolicy[serve]'",
-        ) from None
+        raise MissingExtraError("ccpolicy serve", "serve", exc.name or "starlette") from None
     from policy.service.runner import serve
 
     sock = _bind(args.host, args.port)

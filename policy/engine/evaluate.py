@@ -332,7 +332,7 @@ class Engine:
     def observe(self, call: Call | Mapping[str, Any], tenant: Tenant) -> Observation:
         """What the engine observes of ``call`` before the rules (the caller's region, the
         numbers, where the call comes from): the same observation decisions are made on."""
-        call = _as_call(call)
+        call = as_call(call)
         b = self.bind(tenant)
         user = b.users.get(call.user.lower()) if call.user else None
         return self._observe(call, b, user)

@@ -38,6 +38,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         rules=args.rules,
         rates=args.rates,
         tenants=tuple(args.tenants),
+        quota=args.quota,
+        grace=args.grace,
     )
 
 

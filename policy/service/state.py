@@ -43,6 +43,8 @@ class Settings:
     rules: str | None = None
     rates: str | None = None
     tenants: tuple[str, ...] = ()  # files or directories; () = the example tenant
+    quota: int = 300  # seconds per session grant
+    grace: int | None = None  # settle an unreported session this long after; None: quota
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,13 @@ def read_snapshot(settings: Settings, generation: int) -> tuple[Snapshot | None,
     ledgers: dict[str, Ledger] = {}
     try:
         for name, tenant in tenants.items():
-            ledger = Ledger(settings.ledger_url, engine=engine, tenant=tenant)
+            ledger = Ledger(
+                settings.ledger_url,
+                engine=engine,
+                tenant=tenant,
+                quota=settings.quota,
+                grace=settings.grace,
+            )
             ledgers[name] = ledger
             ledger.init()
     except PolicyError as exc:
