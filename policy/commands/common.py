@@ -222,3 +222,36 @@ def add_call_options(parser: Any, *, calls_metavar: str, calls_help: str) -> Non
         metavar="R.csv",
         help="rate card (default: rates.csv beside the rules, else the bundled card)",
     )
+
+
+SESSION_QUOTA = 300  # seconds per session grant when neither flag nor environment says
+
+
+def env_seconds(name: str, default: int | None) -> int | None:
+    """A whole number of seconds from the environment variable ``name`` (unset or empty:
+    ``default``); anything else is a usage error naming the variable."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit():
+        raise UsageError(f"${name} must be a whole number of seconds, not '{text}'")
+    return int(text)
+
+
+def add_session_options(parser: Any) -> None:
+    """``--quota`` and ``--grace`` for session grants (``ledger begin…`` and ``serve``)."""
+    parser.add_argument(
+        "--quota",
+        type=int,
+        metavar="SECONDS",
+        default=env_seconds("CCPOLICY_SESSION_QUOTA", SESSION_QUOTA),
+        help=f"seconds per session grant (default: $CCPOLICY_SESSION_QUOTA, else {SESSION_QUOTA})",
+    )
+    parser.add_argument(
+        "--grace",
+        type=int,
+        metavar="SECONDS",
+        default=env_seconds("CCPOLICY_SESSION_GRACE", None),
+        help="an unreported session is settled this long after its grant ran out "
+        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
+    )

@@ -12,7 +12,13 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from policy.commands.common import CALLS_HELP, RULES_HELP, bind_tenant, load_chosen
+from policy.commands.common import (
+    CALLS_HELP,
+    RULES_HELP,
+    add_session_options,
+    bind_tenant,
+    load_chosen,
+)
 from policy.support.errors import (
     EXIT_BAD_INPUT,
     EXIT_OK,
@@ -118,21 +124,7 @@ def register(commands: Any) -> None:
         sub = actions.add_parser(name, parents=[common], help=text, description=what + " " + _EXITS)
         sub.add_argument("--calls", required=True, metavar="CALLS", help=CALLS_HELP)
     session = argparse.ArgumentParser(add_help=False, parents=[common])
-    session.add_argument(
-        "--quota",
-        type=int,
-        metavar="SECONDS",
-        default=_env_int("CCPOLICY_SESSION_QUOTA", 300),
-        help="seconds per grant (default: $CCPOLICY_SESSION_QUOTA, else 300)",
-    )
-    session.add_argument(
-        "--grace",
-        type=int,
-        metavar="SECONDS",
-        default=_env_int("CCPOLICY_SESSION_GRACE", None),
-        help="an unreported session is settled this long after its grant ran out "
-        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
-    )
+    add_session_options(session)
     begin = actions.add_parser(
         "begin", parents=[session], help="open a session per call (no duration): a grant each"
     )
@@ -336,15 +328,6 @@ def _submit(ledger: Ledger, args: argparse.Namespace, calls: Iterable[Any]) -> i
 
 
 SESSION_ACTIONS = ("begin", "update", "end", "sessions", "expire")
-
-
-def _env_int(name: str, default: int | None) -> int | None:
-    text = os.environ.get(name)
-    if not text:
-        return default
-    if not text.strip().isdigit():
-        raise UsageError(f"${name} must be a whole number of seconds, not '{text}'")
-    return int(text)
 
 
 def _sessions(ledger: Ledger, args: argparse.Namespace) -> int:

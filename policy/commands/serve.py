@@ -8,13 +8,13 @@ import os
 import socket
 from typing import Any
 
+from policy.commands.common import add_session_options
 from policy.support.errors import MissingExtraError, PolicyError, UsageError
 
 NAME = "serve"
 DEFAULT_DB = "sqlite:///ccpolicy.db"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8421
-DEFAULT_QUOTA = 300  # seconds per session grant, as the ledger's default
 
 
 def register(commands: Any) -> None:
@@ -49,21 +49,7 @@ def register(commands: Any) -> None:
     serve.add_argument(
         "--tokens", metavar="FILE", help="bearer tokens (YAML); required off loopback"
     )
-    serve.add_argument(
-        "--quota",
-        type=int,
-        metavar="SECONDS",
-        default=_env_int("CCPOLICY_SESSION_QUOTA", DEFAULT_QUOTA),
-        help=f"seconds per session grant (default: $CCPOLICY_SESSION_QUOTA, else {DEFAULT_QUOTA})",
-    )
-    serve.add_argument(
-        "--grace",
-        type=int,
-        metavar="SECONDS",
-        default=_env_int("CCPOLICY_SESSION_GRACE", None),
-        help="an unreported session is settled this long after its grant ran out "
-        "(default: $CCPOLICY_SESSION_GRACE, else the quota)",
-    )
+    add_session_options(serve)
     serve.add_argument("--workers", type=int, default=1, metavar="N", help="processes (default 1)")
     serve.add_argument(
         "--max-body",
@@ -72,16 +58,6 @@ def register(commands: Any) -> None:
         metavar="BYTES",
         help="largest request body accepted (default 65536)",
     )
-
-
-def _env_int(name: str, default: int | None) -> int | None:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise UsageError(f"${name} must be a whole number of seconds, not {value!r}") from None
 
 
 def _is_loopback(host: str) -> bool:

@@ -61,6 +61,7 @@ from policy.ledger.store import (
     history,
     lot_spends,
     lots,
+    pending_recharges,
     pool_usage,
     purchases,
     redact,
@@ -696,15 +697,7 @@ class Ledger(SessionsMixin):
             return self._refused(call, state, OVERDRAFT_EXCEEDS_RECHARGE)
         if tenant.country != tenant.billing_country and not row.foreign_billing_override:
             return self._refused(call, state, "foreign_billing")
-        pending = conn.execute(
-            sa.select(purchases)
-            .where(
-                purchases.c.tenant_id == row.id,
-                purchases.c.kind == "recharge",
-                purchases.c.status == "pending",
-            )
-            .order_by(purchases.c.id)
-        ).all()
+        pending = pending_recharges(conn, row.id)
         for other in pending:
             if other.ref == call.id and other.amount == amount:
                 return other  # this call's own, from a try that died: ask with its key

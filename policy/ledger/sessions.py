@@ -49,7 +49,7 @@ from policy.ledger import outbox
 from policy.ledger.errors import LedgerError
 from policy.ledger.payments import PaymentResult
 from policy.ledger.records import decision_from_json, decision_to_json
-from policy.ledger.store import charges, purchases, sessions, tenants
+from policy.ledger.store import charges, pending_recharges, purchases, sessions, tenants
 
 __all__ = [
     "DEFAULT_QUOTA",
@@ -578,15 +578,7 @@ class SessionsMixin:
     ) -> Row[Any] | str:
         """This session's pending recharge: a new one, or the one a crashed try left;
         ``_WAIT`` while another call's recharge is with the provider (one at a time)."""
-        pending = conn.execute(
-            sa.select(purchases)
-            .where(
-                purchases.c.tenant_id == row.id,
-                purchases.c.kind == "recharge",
-                purchases.c.status == "pending",
-            )
-            .order_by(purchases.c.id)
-        ).all()
+        pending = pending_recharges(conn, row.id)
         for other in pending:
             if other.ref == call_id:
                 return other

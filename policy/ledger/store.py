@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, Row, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from policy.ledger.errors import LedgerError
@@ -276,6 +276,22 @@ sessions = sa.Table(
 
 
 _USERINFO = re.compile(r"(?P<user>//[^/?#@:]*):[^/?#]*@")
+
+
+def pending_recharges(conn: Connection, tenant_id: int) -> list[Row[Any]]:
+    """The tenant's recharge purchases still waiting for the provider's answer, oldest
+    first (at most one is with the provider at a time; a crashed try leaves its own)."""
+    return list(
+        conn.execute(
+            sa.select(purchases)
+            .where(
+                purchases.c.tenant_id == tenant_id,
+                purchases.c.kind == "recharge",
+                purchases.c.status == "pending",
+            )
+            .order_by(purchases.c.id)
+        ).all()
+    )
 
 
 def redact(url: str) -> str:
