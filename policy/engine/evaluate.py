@@ -176,14 +176,14 @@ class Engine:
     def facts(
         self, call: Call | Mapping[str, Any], tenant: Tenant, state: State | None = None
     ) -> dict[str, Any]:
-        """The facts the engine derives for a call (for explanations), as plain data —
-        pools and balance as in ``state`` (default: the tenant as it is)."""
+        """The engine's observation of a call (:meth:`observe`) and the tenant's side of it
+        (user, pools, credits) as plain data, for explanations — pools and balance as in
+        ``state`` (default: the tenant as it is). Nothing is derived a second way."""
         call = as_call(call)
         b = self.bind(tenant)
         state = state or b.initial
         user = b.users.get(call.user.lower()) if call.user else None
-        region = user.location if user else tenant.country
-        number = self._number(call, "to", call.to, region)
+        region, number, origin, _, _, _ = self._observe(call, b, user)  # what decisions see
         zones = sorted(
             name
             for name, decl in self.policy.catalog.regions.items()
@@ -202,8 +202,7 @@ class Engine:
             "caller_location": region,
             "month": call.month,
         }
-        if call.from_:
-            origin = self._number(call, "from", call.from_, region)
+        if origin is not None:
             out["origin"] = {"country": origin.country, "calling_code": origin.calling_code}
         if user is not None:
             out["user"] = {
