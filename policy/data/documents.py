@@ -230,13 +230,31 @@ def parse_document(text: str | bytes, filename: str, schema: str | None = None) 
 # ---------------------------------------------------------------------------- text
 
 
+LONE_SURROGATE = (
+    "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair), "
+    "which is not a character"
+)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone UTF-16 surrogate (JSON's ``"\\ud800"``): text that can
+    be neither printed nor stored. ASCII text is passed over at C speed."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _surrogate_at(value: Any, path: FieldPath) -> FieldPath | None:
     """The path of the first string (or key) holding a lone UTF-16 surrogate."""
     if isinstance(value, str):
-        return path if any("\ud800" <= c <= "\udfff" for c in value) else None
+        return path if has_lone_surrogate(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if any("\ud800" <= c <= "\udfff" for c in key):
+            if has_lone_surrogate(key):
                 return (*path, key)
             found = _surrogate_at(item, (*path, key))
             if found is not None:
@@ -257,8 +275,7 @@ def _refuse_surrogates(data: Any, text: str, filename: str, line: int, prefix: F
         return
     lines, _ = _scan_json(text, line, prefix)
     raise InputError(
-        "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair),"
-        " which is not a character",
+        LONE_SURROGATE,
         location=Location(filename, lines.get(where, line)),
         # a key may hold the surrogate itself: shown as its escape, so the message prints
         path=render_path(where).encode("utf-8", "backslashreplace").decode("utf-8") or None,
@@ -277,10 +294,7 @@ def _check(text: str, filename: str) -> str:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:
             line = text.count("\n", 0, exc.start) + 1
-            raise InputError(
-                "text contains an unpaired surrogate character",
-                location=Location(filename, line),
-            ) from None
+            raise InputError(LONE_SURROGATE, location=Location(filename, line)) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 

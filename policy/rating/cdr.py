@@ -35,7 +35,7 @@ from typing import IO, Any
 import yaml
 
 from policy.data.call import Call, new_call
-from policy.data.documents import MAX_DOCUMENT_BYTES
+from policy.data.documents import LONE_SURROGATE, MAX_DOCUMENT_BYTES, has_lone_surrogate
 from policy.language.source import display_name
 from policy.support.errors import Finding, InputError, Location, PolicyError, SchemaError
 from policy.support.files import read_bytes
@@ -519,7 +519,7 @@ def _mapping_call(item: object, row: int, line: int, record: str, source: str) -
     lone = _lone_surrogate(item)
     if lone is not None:  # JSON's "\ud800": text that can be neither printed nor stored
         printable = record.encode("utf-8", "backslashreplace").decode("utf-8")
-        return BadRow(row, line, lone, _LONE_SURROGATE, printable)
+        return BadRow(row, line, lone, LONE_SURROGATE, printable)
     unknown = [k for k in item if k not in CALL_COLUMNS]
     if unknown:
         return BadRow(row, line, str(unknown[0]), f"unknown field '{unknown[0]}'", record)
@@ -529,22 +529,12 @@ def _mapping_call(item: object, row: int, line: int, record: str, source: str) -
         return BadRow(row, line, exc.field, exc.reason, record)
 
 
-_LONE_SURROGATE = (
-    "text holds a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape not part of a pair), "
-    "which is not a character"
-)
-
-
 def _lone_surrogate(item: dict[Any, Any]) -> str | None:
-    """The field (``(row)`` for a key) whose text holds a lone surrogate, if any; ASCII
-    text is passed over at C speed."""
+    """The field (``(row)`` for a key) whose text holds a lone surrogate, if any."""
     for key, value in item.items():
         for text, field in ((key, "(row)"), (value, key)):
-            if isinstance(text, str) and not text.isascii():
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    return str(field).encode("utf-8", "backslashreplace").decode("utf-8")
+            if isinstance(text, str) and has_lone_surrogate(text):
+                return str(field).encode("utf-8", "backslashreplace").decode("utf-8")
     return None
 
 
